@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import AccessToken, Account, AuditEvent
+from accounts.services import access_token_revoke, account_set_status
+
+
+@admin.register(Account)
+class AccountAdmin(UserAdmin):  # type: ignore[type-arg]
+    ordering = ("email",)
+    list_display = ("email", "name", "status", "is_staff", "created_at")
+    list_filter = ("status", "is_staff", "is_superuser")
+    search_fields = ("email", "name")
+    readonly_fields = ("created_at", "last_login")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("name", "status")}),
+        ("Permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("created_at", "last_login")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),
+    )
+    actions = ("disable_accounts", "enable_accounts")
+
+    @admin.action(description="Disable selected accounts (their tokens stop working)")
+    def disable_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        for account in queryset:
+            account_set_status(account, Account.Status.DISABLED, actor_email=str(request.user))
+        self.message_user(request, f"Disabled {queryset.count()} account(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable selected accounts")
+    def enable_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        for account in queryset:
+            account_set_status(account, Account.Status.ACTIVE, actor_email=str(request.user))
+        self.message_user(request, f"Enabled {queryset.count()} account(s).", messages.SUCCESS)
+
+
+class TokenStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("live", "live"), ("expired", "expired"), ("revoked", "revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> QuerySet[AccessToken]:
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Sessions, masked: the secret is never stored, and its digest is never shown."""
+
+    list_display = ("masked", "subject_email", "client_id", "device_label", "status_label",
+                    "created_at", "last_used_at", "expires_at")
+    list_filter = (TokenStatusFilter, "client_id", "subject_type")
+    search_fields = ("subject_email", "device_label")
+    fields = ("id", "masked", "subject_type", "subject_email", "subject_issuer", "account",
+              "client_id", "device_label", "created_at", "last_used_at", "expires_at",
+              "revoked_at", "status_label")
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    @admin.display(description="token")
+    def masked(self, obj: AccessToken) -> str:
+        return f"{obj.prefix}••••••••"
+
+    @admin.display(description="status")
+    def status_label(self, obj: AccessToken) -> str:
+        return obj.status
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Keep the revoke action available although rows are read-only.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Revoke selected sessions", permissions=["view"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
+        count = sum(
+            access_token_revoke(token, actor_type="admin", actor_email=str(request.user),
+                                reason="revoked in admin")
+            for token in queryset
+        )
+        self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("created_at", "action", "actor_type", "actor_email", "token_id", "ip")
+    list_filter = ("action", "actor_type")
+    search_fields = ("actor_email", "action")
+    readonly_fields = ("created_at", "action", "actor_type", "actor_email", "account", "token_id",
+                       "ip", "details")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,148 @@
+"""Bearer authentication (contract §3.3, decisions §3): one implementation for DRF views and
+Channels consumers.
+
+Order: header → format check (no query for a malformed token) → per-token rate limit → one indexed
+query by digest → expiry (hard-expire) → disabled account → ``last_used_at`` at most once a minute.
+Nothing about identity is cached, so revocation, expiry, a disabled account or a removed membership
+take effect on the very next request in every process.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from accounts.models import AccessToken, Account
+from accounts.services import access_token_expire
+from accounts.tokens import token_digest, well_formed
+from config.api import ratelimit
+from config.api.errors import BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, ApiError
+
+logger = logging.getLogger("difyapi.auth")
+
+SCOPES_BY_SUBJECT = {
+    AccessToken.SubjectType.ACCOUNT: frozenset({"full"}),
+    AccessToken.SubjectType.EXTERNAL_SSO: frozenset({"apps:run", "apps:read:permitted-external"}),
+}
+
+
+@dataclass
+class Subject:
+    """Who is calling: an account, or an external SSO identity (email + issuer)."""
+
+    subject_type: str
+    email: str
+    issuer: str | None
+    account: Account | None
+    token: AccessToken
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    # DRF and Django look for these on request.user.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_account(self) -> bool:
+        return self.subject_type == AccessToken.SubjectType.ACCOUNT
+
+    def has_scope(self, scope: str) -> bool:
+        return "full" in self.scopes or scope in self.scopes
+
+
+def missing_bearer(message: str = "missing bearer token") -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": BEARER_CHALLENGE})
+
+
+def invalid_bearer() -> ApiError:
+    return ApiError(401, "invalid_bearer", headers={"WWW-Authenticate": INVALID_TOKEN_CHALLENGE})
+
+
+def extract_bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def resolve_bearer(authorization: str | None) -> Subject:
+    """Authenticate an ``Authorization`` header value or raise the contract's 401/429."""
+    raw = extract_bearer(authorization)
+    if raw is None:
+        raise missing_bearer()
+    if not well_formed(raw):
+        raise invalid_bearer()
+    digest = token_digest(raw)
+    wait = ratelimit.hit("token", digest, limit=settings.OPENAPI_RATE_LIMIT_PER_TOKEN, window=60)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            headers={"Retry-After": str(wait)},
+            body={
+                "code": "too_many_requests",
+                "message": "rate_limited",
+                "status": 429,
+                "error": "rate_limited",
+                "retry_after_ms": wait * 1000,
+            },
+        )
+    token = (
+        AccessToken.objects.select_related("account")
+        .filter(token_hash=digest, revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.token_hash or "", digest):
+        raise invalid_bearer()
+    if not raw.startswith(token.prefix):
+        logger.error("token %s: prefix does not match its row", token.id)
+        raise invalid_bearer()
+    now = timezone.now()
+    if token.expires_at <= now:
+        access_token_expire(token)
+        raise invalid_bearer()
+    account = token.account
+    if token.subject_type == AccessToken.SubjectType.ACCOUNT:
+        if account is None or not account.is_active:
+            raise invalid_bearer()
+    _touch_last_used(token, now)
+    return Subject(
+        subject_type=token.subject_type,
+        email=token.subject_email,
+        issuer=None if token.subject_type == AccessToken.SubjectType.ACCOUNT else token.subject_issuer,
+        account=account,
+        token=token,
+        scopes=SCOPES_BY_SUBJECT[AccessToken.SubjectType(token.subject_type)],
+    )
+
+
+def _touch_last_used(token: AccessToken, now: datetime) -> None:
+    interval = timedelta(seconds=settings.LAST_USED_WRITE_INTERVAL_SECONDS)
+    if token.last_used_at is not None and now - token.last_used_at < interval:
+        return
+    # The WHERE clause keeps concurrent requests from writing more than once a minute.
+    AccessToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - interval)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+class BearerAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Subject, AccessToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        subject = resolve_bearer(header)
+        return subject, subject.token
+
+    def authenticate_header(self, request: Request) -> str:
+        return BEARER_CHALLENGE

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+ACCOUNT_ISSUER = "dify:account"  # stored issuer for account subjects; never a URL, so no collision
+
+
+class AccountManager(BaseUserManager["Account"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> Account:
+        if not email:
+            raise ValueError("email is required")
+        account = self.model(email=self.normalize_email(email).lower(), **extra)
+        account.set_password(password)
+        account.save(using=self._db)
+        return account
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> Account:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class Account(AbstractBaseUser, PermissionsMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "active"
+        DISABLED = "disabled", "disabled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[AccountManager] = AccountManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["name"]
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property  # type: ignore[override]
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def display_name(self) -> str:
+        return self.name or self.email.split("@", 1)[0]
+
+
+class AccessToken(models.Model):
+    """An issued bearer token ("session"). Only the SHA-256 digest of the secret is stored."""
+
+    class SubjectType(models.TextChoices):
+        ACCOUNT = "account", "account"
+        EXTERNAL_SSO = "external_sso", "external SSO"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject_type = models.CharField(max_length=16, choices=SubjectType.choices)
+    subject_email = models.EmailField(max_length=255)
+    subject_issuer = models.CharField(max_length=255)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="access_tokens"
+    )
+    client_id = models.CharField(max_length=64)
+    device_label = models.CharField(max_length=255)
+    prefix = models.CharField(max_length=8)
+    token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_email", "subject_issuer", "client_id", "device_label"],
+                condition=Q(revoked_at__isnull=True),
+                name="uq_access_token_live_per_device",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "revoked_at"], name="access_token_account_idx"),
+            models.Index(fields=["subject_email", "client_id"], name="access_token_subject_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.device_label} ({self.subject_email})"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "live"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of security-relevant writes, with the acting subject."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    actor_type = models.CharField(max_length=32, blank=True)
+    actor_email = models.CharField(max_length=255, blank=True)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_id = models.UUIDField(null=True, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor_email or '-'}"

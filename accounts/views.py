@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors, serializers
+from accounts.api import SubjectAPIView
+from accounts.services import access_token_revoke
+from config.api import ratelimit
+from config.api.errors import ApiError
+from config.api.schema import BEARER_ERRORS, error_responses
+from config.api.wire import iso_z, page_envelope, query_params
+
+
+class AccountView(SubjectAPIView):
+    @extend_schema(
+        operation_id="account_get",
+        responses={200: serializers.AccountResponseSerializer, **error_responses(*BEARER_ERRORS)},
+    )
+    def get(self, request: Request) -> Response:
+        subject = self.subject
+        key = f"account:{subject.account.id}" if subject.account else f"subject:{subject.email}"
+        wait = ratelimit.hit("account-read", key,
+                             limit=settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE, window=60)
+        if wait is not None:
+            raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)})
+        body: dict[str, Any] = {
+            "subject_type": subject.subject_type,
+            "subject_email": subject.email,
+            "subject_issuer": subject.issuer,
+            "account": None,
+            "workspaces": [],
+            "default_workspace_id": None,
+        }
+        if subject.account is not None:
+            body.update(selectors.account_identity(subject.account))
+        return Response(body)
+
+
+class SessionListView(SubjectAPIView):
+    @extend_schema(
+        operation_id="account_sessions_list",
+        parameters=[
+            OpenApiParameter("page", int, description="page number, from 1"),
+            OpenApiParameter("limit", int, description="rows per page, 1..200 (default 100)"),
+        ],
+        responses={200: serializers.SessionListResponseSerializer,
+                   **error_responses(*BEARER_ERRORS, 422)},
+    )
+    def get(self, request: Request) -> Response:
+        params = query_params(request, serializers.SessionListQuerySerializer)
+        page, limit = params["page"], params["limit"]
+        sessions = selectors.live_sessions(self.subject)
+        total = sessions.count()
+        current_id = self.subject.token.id
+        rows = [
+            {
+                "id": str(token.id),
+                "prefix": token.prefix,
+                "client_id": token.client_id,
+                "device_label": token.device_label,
+                "created_at": iso_z(token.created_at),
+                "last_used_at": iso_z(token.last_used_at),
+                "expires_at": iso_z(token.expires_at),
+                "current": token.id == current_id,
+            }
+            for token in sessions[(page - 1) * limit : page * limit]
+        ]
+        return Response(page_envelope(rows, page=page, limit=limit, total=total))
+
+
+class SessionRevokeSelfView(SubjectAPIView):
+    @extend_schema(
+        operation_id="account_sessions_revoke_self",
+        responses={200: serializers.RevokeResponseSerializer, **error_responses(*BEARER_ERRORS)},
+    )
+    def delete(self, request: Request) -> Response:
+        subject = self.subject
+        access_token_revoke(subject.token, actor_type=subject.subject_type,
+                            actor_email=subject.email, reason="self revoke")
+        return Response({"status": "revoked"})
+
+
+class SessionRevokeView(SubjectAPIView):
+    @extend_schema(
+        operation_id="account_sessions_revoke",
+        responses={200: serializers.RevokeResponseSerializer,
+                   **error_responses(*BEARER_ERRORS, 404)},
+    )
+    def delete(self, request: Request, session_id: str) -> Response:
+        subject = self.subject
+        token = selectors.session_get(subject, session_id)
+        access_token_revoke(token, actor_type=subject.subject_type, actor_email=subject.email,
+                            reason="revoked by owner")
+        return Response({"status": "revoked"})

@@ -1,0 +1,175 @@
+"""One error vocabulary for the whole API (decisions §5).
+
+``ApiError`` carries a stable ``code``, an HTTP ``status``, a plain ``message`` and optional
+``hint``/``details``/headers. ``api_exception_handler`` renders every exception raised inside a DRF
+view into the canonical envelope ``{code, message, status, hint?, details?}``; the boundary middleware
+uses :func:`envelope_response` for the failures that never reach a view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger("difyapi.errors")
+
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_param",
+    429: "too_many_requests",
+    500: "internal_server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+}
+
+BEARER_CHALLENGE = 'Bearer realm="api"'
+INVALID_TOKEN_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
+INSUFFICIENT_SCOPE_CHALLENGE = 'Bearer realm="api", error="insufficient_scope"'
+
+
+class ApiError(Exception):
+    """An error with a stable code that the handler renders as the contract's envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or CODE_BY_STATUS.get(status, "unknown")
+        self.hint = hint
+        self.details = details
+        self.headers = dict(headers or {})
+        # A pre-built body bypasses the envelope (per-token 429, RFC 8628 device errors).
+        self.body = body
+
+    def payload(self) -> dict[str, Any]:
+        if self.body is not None:
+            return self.body
+        return envelope(self.status, self.message, code=self.code, hint=self.hint, details=self.details)
+
+
+def envelope(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    hint: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": code or CODE_BY_STATUS.get(status, "unknown"),
+        "message": "Internal Server Error" if status >= 500 and status != 503 else message,
+        "status": status,
+    }
+    if hint:
+        body["hint"] = hint
+    if details:
+        body["details"] = details
+    return body
+
+
+def envelope_response(status: int, message: str, **kwargs: Any) -> JsonResponse:
+    headers = kwargs.pop("headers", None) or {}
+    response = JsonResponse(envelope(status, message, **kwargs), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def validation_error(details: list[dict[str, Any]], message: str | None = None) -> ApiError:
+    """422 ``invalid_param``; the message names the first failing field in plain words."""
+    if message is None:
+        first = details[0] if details else None
+        message = (
+            f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            if first and first.get("loc")
+            else (first["msg"] if first else "Request validation failed")
+        )
+    return ApiError(422, message, code="invalid_param", details=details)
+
+
+def field_error(field: str, msg: str, *, kind: str = "value_error") -> ApiError:
+    return validation_error([{"type": kind, "loc": [field], "msg": msg}])
+
+
+def _flatten_drf_detail(detail: Any, loc: list[str]) -> list[dict[str, Any]]:
+    if isinstance(detail, Mapping):
+        out: list[dict[str, Any]] = []
+        for key, value in detail.items():
+            sub = [] if key == "non_field_errors" else [str(key)]
+            out.extend(_flatten_drf_detail(value, loc + sub))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            nested = isinstance(value, (Mapping, list))
+            out.extend(_flatten_drf_detail(value, loc + [str(index)] if nested else loc))
+        return out
+    code = getattr(detail, "code", None) or "invalid"
+    return [{"type": str(code), "loc": loc, "msg": str(detail)}]
+
+
+def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    """DRF exception handler: every failure becomes the canonical envelope, never HTML."""
+    error = to_api_error(exc)
+    if error.status >= 500:
+        logger.exception("unhandled error in API view", exc_info=exc)
+    response = Response(error.payload(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return validation_error(_flatten_drf_detail(exc.detail, []))
+    if isinstance(exc, drf_exceptions.ParseError):
+        return ApiError(
+            400, "Invalid JSON payload received or JSON payload is empty.", code="bad_request"
+        )
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        return ApiError(401, str(exc.detail), headers={"WWW-Authenticate": BEARER_CHALLENGE})
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return ApiError(405, str(exc.detail))
+    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        return ApiError(415, str(exc.detail))
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return ApiError(406, str(exc.detail))
+    if isinstance(exc, drf_exceptions.Throttled):
+        wait = int(exc.wait or 1)
+        return ApiError(429, "rate_limited", headers={"Retry-After": str(max(wait, 1))})
+    if isinstance(exc, (Http404, drf_exceptions.NotFound)):
+        return ApiError(404, "not found")
+    if isinstance(exc, drf_exceptions.PermissionDenied):
+        return ApiError(403, str(exc.detail))
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(413, "request body too large")
+    if isinstance(exc, drf_exceptions.APIException):
+        return ApiError(exc.status_code, str(exc.detail))
+    return ApiError(500, "Internal Server Error")

@@ -1,0 +1,79 @@
+"""The boundary of ``/openapi/v1``: whatever goes wrong there is answered as the JSON envelope.
+
+DRF views render their own errors; this middleware covers what never reaches a view or escapes it:
+oversize bodies (413), Django's own HTML error pages (404, 500, CSRF), and exceptions raised with
+``DEBUG`` on (which would otherwise show a traceback page). It also adds the anti-framing headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from config.api.errors import envelope_response, to_api_error
+
+logger = logging.getLogger("difyapi.errors")
+
+API_PREFIX = "/openapi/v1"
+
+
+def is_api_path(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+class OpenAPIBoundaryMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not is_api_path(request.path):
+            response = self.get_response(request)
+            _add_frame_headers(response)
+            return response
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            too_big = int(length) > settings.MAX_REQUEST_BODY_BYTES
+        except ValueError:
+            too_big = False
+        if too_big:
+            response: HttpResponseBase = envelope_response(413, "request body too large")
+        else:
+            response = self.get_response(request)
+            response = self._json_only(response)
+        _add_frame_headers(response)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_path(request.path):
+            return None
+        error = to_api_error(exception)
+        if error.status >= 500:
+            logger.exception("unhandled error under /openapi/v1", exc_info=exception)
+        return envelope_response(error.status, error.message, code=error.code, headers=error.headers)
+
+    @staticmethod
+    def _json_only(response: HttpResponseBase) -> HttpResponseBase:
+        if response.status_code < 400 or getattr(response, "streaming", False):
+            return response
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            return response
+        status = response.status_code
+        message = {404: "not found", 405: "method not allowed", 403: "forbidden"}.get(
+            status, "request failed"
+        )
+        replacement = envelope_response(status, message)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
+
+
+def _add_frame_headers(response: HttpResponseBase) -> None:
+    if "X-Frame-Options" not in response:
+        response["X-Frame-Options"] = "DENY"
+    if "Content-Security-Policy" not in response:
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"

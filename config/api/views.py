@@ -1,0 +1,66 @@
+"""Views that belong to the API as a whole: health, version, the catch-all 404, CSRF failures."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api.errors import envelope_response
+from config.api.middleware import is_api_path
+
+
+class HealthResponseSerializer(serializers.Serializer[Any]):
+    ok = serializers.BooleanField()
+
+
+class VersionResponseSerializer(serializers.Serializer[Any]):
+    version = serializers.CharField()
+    edition = serializers.CharField()
+    server = serializers.CharField()
+
+
+def _server_version() -> str:
+    try:
+        return f"difyapi {version('difyapi')}"
+    except PackageNotFoundError:
+        return "difyapi unknown"
+
+
+class HealthView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(operation_id="health", responses={200: HealthResponseSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+class VersionView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(operation_id="version", responses={200: VersionResponseSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"version": settings.DIFY_COMPAT_VERSION, "edition": "SELF_HOSTED",
+                         "server": _server_version()})
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    return envelope_response(404, "not found")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if is_api_path(request.path):
+        return envelope_response(403, "CSRF verification failed", code="csrf_failed")
+    return render(request, "csrf_failure.html", {"reason": reason}, status=403)

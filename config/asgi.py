@@ -1,0 +1,21 @@
+"""ASGI entry point: Channels routes the SSE consumers; everything else goes to Django."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Django must be set up before consumers (and the models they import) are loaded.
+django_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from apps_runtime.routing import sse_patterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter([*sse_patterns, re_path(r"", django_app)]),
+    }
+)

@@ -1,0 +1,239 @@
+"""Django settings, read from the environment (decisions §10).
+
+With no configuration the service runs on SQLite, the local-memory cache and an in-process event log.
+``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switch to the shared services.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if DEBUG or TESTING:
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+    else:
+        raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG is true")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", schemes=("http", "https")).rstrip("/")
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL] if PUBLIC_BASE_URL else []
+if TRUSTED_PROXY_COUNT > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "accounts",
+    "workspaces",
+    "oauth_device",
+    "apps_runtime",
+]
+
+MIDDLEWARE = [
+    "config.api.middleware.OpenAPIBoundaryMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+APPEND_SLASH = False
+X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "config.api.views.csrf_failure"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+DB_POOL_MAX = env_int("DB_POOL_MAX", 10, minimum=1, maximum=200)
+if DATABASE_URL:
+    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or postgresql:// URL")
+    try:
+        _db = dj_database_url.parse(DATABASE_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    _db["CONN_MAX_AGE"] = 0
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
+    _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
+    DATABASES = {"default": _db}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(BASE_DIR / ".test-db.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache, rate limits ---------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "difyapi",
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests set a fresh prefix per test so counters never leak between tests or CI runs.
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "rl")
+
+CHANNEL_LAYERS: dict[str, dict[str, str]] = {}
+
+# --- auth -------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.Account"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/device"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- API --------------------------------------------------------------------------------------
+DIFY_COMPAT_VERSION = env_str("DIFY_COMPAT_VERSION", "1.14.1")
+OAUTH_TTL_DAYS = env_int("OAUTH_TTL_DAYS", 14, minimum=1, maximum=365)
+OPENAPI_KNOWN_CLIENT_IDS = env_list("OPENAPI_KNOWN_CLIENT_IDS", ["difyctl"])
+OPENAPI_RATE_LIMIT_PER_TOKEN = env_int("OPENAPI_RATE_LIMIT_PER_TOKEN", 60, minimum=0)
+OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int("OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE", 60, minimum=0)
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+LAST_USED_WRITE_INTERVAL_SECONDS = 60
+
+# Device flow (issue: OAuth device flow). Every number is a setting so tests can shrink it.
+DEVICE_CODE_TTL_SECONDS = env_int("DEVICE_CODE_TTL_SECONDS", 900, minimum=60)
+DEVICE_POLL_INTERVAL_SECONDS = env_int("DEVICE_POLL_INTERVAL_SECONDS", 5, minimum=1)
+DEVICE_CODE_PER_IP_PER_HOUR = env_int("DEVICE_CODE_PER_IP_PER_HOUR", 60, minimum=1)
+DEVICE_PENDING_PER_IP = env_int("DEVICE_PENDING_PER_IP", 20, minimum=1)
+DEVICE_LOOKUP_PER_IP_PER_5_MIN = env_int("DEVICE_LOOKUP_PER_IP_PER_5_MIN", 60, minimum=1)
+DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR = env_int("DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR", 10, minimum=1)
+DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN = env_int(
+    "DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN", 5, minimum=1
+)
+DEVICE_WRONG_CODES_PER_IP_PER_HOUR = env_int("DEVICE_WRONG_CODES_PER_IP_PER_HOUR", 20, minimum=1)
+
+# Streams and runs (used by the run engine issue).
+SSE_MAX_STREAMS_PER_TOKEN = env_int("SSE_MAX_STREAMS_PER_TOKEN", 10, minimum=1)
+SSE_MAX_SECONDS = env_int("SSE_MAX_SECONDS", 3600, minimum=1)
+SSE_PING_SECONDS = env_int("SSE_PING_SECONDS", 10, minimum=1)
+SSE_IDLE_SECONDS = env_int("SSE_IDLE_SECONDS", 300, minimum=1)
+RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
+RUN_WORKERS = env_int("RUN_WORKERS", 16, minimum=1, maximum=256)
+RUN_QUEUE = env_int("RUN_QUEUE", 256, minimum=1)
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 30, minimum=2)
+HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 15, minimum=1)
+EVENT_LOG_RETENTION_SECONDS = env_int("EVENT_LOG_RETENTION_SECONDS", 86400, minimum=1)
+HITL_GLOBAL_TIMEOUT_SECONDS = env_int("HITL_GLOBAL_TIMEOUT_SECONDS", 0, minimum=0)
+HTTP_NODE_ALLOWED_HOSTS = env_list("HTTP_NODE_ALLOWED_HOSTS", [])
+OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+SECRETS_ENCRYPTION_KEY = env_str("SECRETS_ENCRYPTION_KEY")
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-password")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dify-compatible user-scoped API",
+    "DESCRIPTION": "User-scoped programmatic API (bearer auth), served under /openapi/v1.",
+    "VERSION": "1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/openapi/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Workspace(models.Model):
+    class Status(models.TextChoices):
+        NORMAL = "normal", "normal"
+        ARCHIVE = "archive", "archive"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NORMAL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "owner"
+        ADMIN = "admin", "admin"
+        EDITOR = "editor", "editor"
+        NORMAL = "normal", "normal"
+        DATASET_OPERATOR = "dataset_operator", "dataset operator"
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.NORMAL)
+    current = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["workspace__created_at", "workspace_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "account"], name="uq_membership"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(current=True), name="uq_membership_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} in {self.workspace} ({self.role})"

@@ -1,0 +1,47 @@
+"""Reads of workspaces, always scoped to the calling account."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from config.api.errors import ApiError
+from workspaces.models import Membership
+
+WORKSPACE_NOT_FOUND = "workspace not found"
+
+
+def memberships_for_account(account: Account) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(account=account)
+        .select_related("workspace")
+        .order_by("workspace__created_at", "workspace_id")
+    )
+
+
+def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:
+    """The caller's membership of a workspace; not a member (or no such workspace) → 404."""
+    membership = (
+        Membership.objects.filter(account=account, workspace_id=workspace_id)
+        .select_related("workspace")
+        .first()
+    )
+    if membership is None:
+        raise ApiError(404, WORKSPACE_NOT_FOUND)
+    return membership
+
+
+def is_member(account: Account, workspace_id: uuid.UUID) -> bool:
+    return account.is_active and Membership.objects.filter(
+        account=account, workspace_id=workspace_id
+    ).exists()
+
+
+def default_workspace_id(memberships: list[Membership]) -> str | None:
+    """The membership flagged ``current``, else the first workspace, else ``None``."""
+    for membership in memberships:
+        if membership.current:
+            return str(membership.workspace_id)
+    return str(memberships[0].workspace_id) if memberships else None
