@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+TEST_PASSWORD = "pw-123456789"
 SHARED_SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 
 
@@ -29,7 +30,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _isolated_rate_limits(settings: Any) -> None:
-    """A fresh rate-limit key prefix per test: counters never leak, and no shared Redis is flushed."""
+    """A fresh rate-limit key prefix per test: counters never leak; no shared Redis is flushed."""
     settings.RATE_LIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"
 
 
@@ -37,8 +38,10 @@ def _isolated_rate_limits(settings: Any) -> None:
 def make_account(db: None) -> Callable[..., Any]:
     from accounts.models import Account
 
-    def make(email: str, *, name: str = "", password: str = "pw-123456789") -> Account:
-        return Account.objects.create_user(email, password, name=name or email.split("@")[0].title())
+    def make(email: str, *, name: str = "", password: str = TEST_PASSWORD) -> Account:
+        return Account.objects.create_user(
+            email, password, name=name or email.split("@")[0].title()
+        )
 
     return make
 
@@ -84,15 +87,23 @@ def token_for(db: None) -> Callable[..., str]:
 
     counter = iter(range(1_000_000))
 
-    def mint(account: Any = None, *, label: str | None = None, client_id: str = "difyctl",
-             external_email: str | None = None,
-             external_issuer: str = "https://idp.example.com") -> str:
+    def mint(
+        account: Any = None,
+        *,
+        label: str | None = None,
+        client_id: str = "difyctl",
+        external_email: str | None = None,
+        external_issuer: str = "https://idp.example.com",
+    ) -> str:
         label = label or f"test device {next(counter)}"
         if account is not None:
             return access_token_mint(client_id=client_id, device_label=label, account=account).raw
-        return access_token_mint(client_id=client_id, device_label=label,
-                                 external_email=external_email or "sso@partner.example",
-                                 external_issuer=external_issuer).raw
+        return access_token_mint(
+            client_id=client_id,
+            device_label=label,
+            external_email=external_email or "sso@partner.example",
+            external_issuer=external_issuer,
+        ).raw
 
     return mint
 
@@ -113,8 +124,9 @@ def sso_token(token_for: Callable[..., str]) -> Iterator[str]:
     yield token_for(external_email="sso@partner.example")
 
 
-def assert_envelope(response: Any, status: int, *, code: str | None = None,
-                    message: str | None = None) -> dict[str, Any]:
+def assert_envelope(
+    response: Any, status: int, *, code: str | None = None, message: str | None = None
+) -> dict[str, Any]:
     """The response is the contract's JSON error envelope with this status (and code/message)."""
     assert response.status_code == status, (response.status_code, response.content[:500])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]

@@ -50,7 +50,9 @@ class TokenStatusFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("live", "live"), ("expired", "expired"), ("revoked", "revoked")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> QuerySet[AccessToken]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[AccessToken]
+    ) -> QuerySet[AccessToken]:
         now = timezone.now()
         if self.value() == "live":
             return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
@@ -65,13 +67,33 @@ class TokenStatusFilter(admin.SimpleListFilter):
 class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Sessions, masked: the secret is never stored, and its digest is never shown."""
 
-    list_display = ("masked", "subject_email", "client_id", "device_label", "status_label",
-                    "created_at", "last_used_at", "expires_at")
+    list_display = (
+        "masked",
+        "subject_email",
+        "client_id",
+        "device_label",
+        "status_label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+    )
     list_filter = (TokenStatusFilter, "client_id", "subject_type")
     search_fields = ("subject_email", "device_label")
-    fields = ("id", "masked", "subject_type", "subject_email", "subject_issuer", "account",
-              "client_id", "device_label", "created_at", "last_used_at", "expires_at",
-              "revoked_at", "status_label")
+    fields = (
+        "id",
+        "masked",
+        "subject_type",
+        "subject_email",
+        "subject_issuer",
+        "account",
+        "client_id",
+        "device_label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "status_label",
+    )
     readonly_fields = fields
     actions = ("revoke_selected",)
 
@@ -98,8 +120,9 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Revoke selected sessions", permissions=["view"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         count = sum(
-            access_token_revoke(token, actor_type="admin", actor_email=str(request.user),
-                                reason="revoked in admin")
+            access_token_revoke(
+                token, actor_type="admin", actor_email=str(request.user), reason="revoked in admin"
+            )
             for token in queryset
         )
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
@@ -110,8 +133,16 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("created_at", "action", "actor_type", "actor_email", "token_id", "ip")
     list_filter = ("action", "actor_type")
     search_fields = ("actor_email", "action")
-    readonly_fields = ("created_at", "action", "actor_type", "actor_email", "account", "token_id",
-                       "ip", "details")
+    readonly_fields = (
+        "created_at",
+        "action",
+        "actor_type",
+        "actor_email",
+        "account",
+        "token_id",
+        "ip",
+        "details",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -39,9 +39,14 @@ class SubjectAPIView(APIView):
             logger.info(
                 "audit action=openapi.wrong_surface_denied subject_type=%s attempted_path=%s "
                 "client_id=%s token_id=%s",
-                subject.subject_type, request.path, subject.token.client_id, subject.token.id,
+                subject.subject_type,
+                request.path,
+                subject.token.client_id,
+                subject.token.id,
             )
-            raise ApiError(403, f"wrong_surface (canonical: {CANONICAL_PATH[subject.subject_type]})")
+            raise ApiError(
+                403, f"wrong_surface (canonical: {CANONICAL_PATH[subject.subject_type]})"
+            )
         if self.scope and not subject.has_scope(self.scope):
             raise ApiError(
                 403,

@@ -32,7 +32,11 @@ def audit_record(
     )
     logger.info(
         "audit action=%s actor_type=%s actor=%s token_id=%s details=%s",
-        action, actor_type, actor_email, token_id, event.details,
+        action,
+        actor_type,
+        actor_email,
+        token_id,
+        event.details,
     )
     return event
 

@@ -118,7 +118,9 @@ def resolve_bearer(authorization: str | None) -> Subject:
     return Subject(
         subject_type=token.subject_type,
         email=token.subject_email,
-        issuer=None if token.subject_type == AccessToken.SubjectType.ACCOUNT else token.subject_issuer,
+        issuer=None
+        if token.subject_type == AccessToken.SubjectType.ACCOUNT
+        else token.subject_issuer,
         account=account,
         token=token,
         scopes=SCOPES_BY_SUBJECT[AccessToken.SubjectType(token.subject_type)],

@@ -53,8 +53,8 @@ class Account(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
-    @property  # type: ignore[override]
-    def is_active(self) -> bool:
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
         return self.status == self.Status.ACTIVE
 
     def display_name(self) -> str:

@@ -18,7 +18,7 @@ SESSION_NOT_FOUND = "session not found"
 
 
 def account_identity(account: Account) -> dict[str, Any]:
-    """``account``, ``workspaces`` and ``default_workspace_id`` as /account and the device flow show them."""
+    """The ``account``, ``workspaces`` and ``default_workspace_id`` of /account and device login."""
     memberships = list(memberships_for_account(account))
     return {
         "account": {"id": str(account.id), "email": account.email, "name": account.display_name()},
@@ -37,9 +37,11 @@ def subject_tokens(subject: Subject) -> QuerySet[AccessToken]:
 
 
 def live_sessions(subject: Subject) -> QuerySet[AccessToken]:
-    return subject_tokens(subject).filter(
-        revoked_at__isnull=True, token_hash__isnull=False, expires_at__gt=timezone.now()
-    ).order_by("-created_at", "id")
+    return (
+        subject_tokens(subject)
+        .filter(revoked_at__isnull=True, token_hash__isnull=False, expires_at__gt=timezone.now())
+        .order_by("-created_at", "id")
+    )
 
 
 def session_get(subject: Subject, session_id: str) -> AccessToken:

@@ -39,13 +39,14 @@ class SessionListResponseSerializer(serializers.Serializer[Any]):
     limit = serializers.IntegerField()
     total = serializers.IntegerField()
     has_more = serializers.BooleanField()
-    data = SessionRowSerializer(many=True)
+    data = SessionRowSerializer(many=True)  # type: ignore[assignment]
 
 
 class SessionListQuerySerializer(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, default=1, min_value=1)
-    limit = serializers.IntegerField(required=False, default=100, min_value=1,
-                                     max_value=MAX_PAGE_LIMIT)
+    limit = serializers.IntegerField(
+        required=False, default=100, min_value=1, max_value=MAX_PAGE_LIMIT
+    )
 
 
 class RevokeResponseSerializer(serializers.Serializer[Any]):

@@ -60,8 +60,14 @@ def access_token_mint(
             )
         )
         for old in previous:
-            _revoke(old, now=now, action="token_revoked", actor_type=subject_type,
-                    actor_email=actor_email or email, reason="replaced by a new login")
+            _revoke(
+                old,
+                now=now,
+                action="token_revoked",
+                actor_type=subject_type,
+                actor_email=actor_email or email,
+                reason="replaced by a new login",
+            )
         token = AccessToken.objects.create(
             subject_type=subject_type,
             subject_email=email,
@@ -88,23 +94,43 @@ def access_token_mint(
     return MintedToken(raw=raw, token=token)
 
 
-def access_token_revoke(token: AccessToken, *, actor_type: str, actor_email: str,
-                        reason: str = "revoked") -> bool:
+def access_token_revoke(
+    token: AccessToken, *, actor_type: str, actor_email: str, reason: str = "revoked"
+) -> bool:
     """Revoke a token; idempotent. Returns whether this call revoked it."""
     with transaction.atomic():
-        return _revoke(token, now=timezone.now(), action="token_revoked", actor_type=actor_type,
-                       actor_email=actor_email, reason=reason)
+        return _revoke(
+            token,
+            now=timezone.now(),
+            action="token_revoked",
+            actor_type=actor_type,
+            actor_email=actor_email,
+            reason=reason,
+        )
 
 
 def access_token_expire(token: AccessToken) -> bool:
     """Hard-expire a token found past its ``expires_at``; audited once."""
     with transaction.atomic():
-        return _revoke(token, now=timezone.now(), action="token_expired", actor_type="system",
-                       actor_email="", reason="expired")
+        return _revoke(
+            token,
+            now=timezone.now(),
+            action="token_expired",
+            actor_type="system",
+            actor_email="",
+            reason="expired",
+        )
 
 
-def _revoke(token: AccessToken, *, now: datetime, action: str, actor_type: str,
-            actor_email: str, reason: str) -> bool:
+def _revoke(
+    token: AccessToken,
+    *,
+    now: datetime,
+    action: str,
+    actor_type: str,
+    actor_email: str,
+    reason: str,
+) -> bool:
     changed = AccessToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=now, token_hash=None
     )
@@ -128,5 +154,6 @@ def account_set_status(account: Account, status: str, *, actor_email: str) -> No
     with transaction.atomic():
         Account.objects.filter(pk=account.pk).update(status=status)
         account.status = status
-        audit_record(f"account_{status}", actor_type="admin", actor_email=actor_email,
-                     account=account)
+        audit_record(
+            f"account_{status}", actor_type="admin", actor_email=actor_email, account=account
+        )

@@ -24,8 +24,9 @@ class AccountView(SubjectAPIView):
     def get(self, request: Request) -> Response:
         subject = self.subject
         key = f"account:{subject.account.id}" if subject.account else f"subject:{subject.email}"
-        wait = ratelimit.hit("account-read", key,
-                             limit=settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE, window=60)
+        wait = ratelimit.hit(
+            "account-read", key, limit=settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE, window=60
+        )
         if wait is not None:
             raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)})
         body: dict[str, Any] = {
@@ -48,8 +49,10 @@ class SessionListView(SubjectAPIView):
             OpenApiParameter("page", int, description="page number, from 1"),
             OpenApiParameter("limit", int, description="rows per page, 1..200 (default 100)"),
         ],
-        responses={200: serializers.SessionListResponseSerializer,
-                   **error_responses(*BEARER_ERRORS, 422)},
+        responses={
+            200: serializers.SessionListResponseSerializer,
+            **error_responses(*BEARER_ERRORS, 422),
+        },
     )
     def get(self, request: Request) -> Response:
         params = query_params(request, serializers.SessionListQuerySerializer)
@@ -80,20 +83,30 @@ class SessionRevokeSelfView(SubjectAPIView):
     )
     def delete(self, request: Request) -> Response:
         subject = self.subject
-        access_token_revoke(subject.token, actor_type=subject.subject_type,
-                            actor_email=subject.email, reason="self revoke")
+        access_token_revoke(
+            subject.token,
+            actor_type=subject.subject_type,
+            actor_email=subject.email,
+            reason="self revoke",
+        )
         return Response({"status": "revoked"})
 
 
 class SessionRevokeView(SubjectAPIView):
     @extend_schema(
         operation_id="account_sessions_revoke",
-        responses={200: serializers.RevokeResponseSerializer,
-                   **error_responses(*BEARER_ERRORS, 404)},
+        responses={
+            200: serializers.RevokeResponseSerializer,
+            **error_responses(*BEARER_ERRORS, 404),
+        },
     )
     def delete(self, request: Request, session_id: str) -> Response:
         subject = self.subject
         token = selectors.session_get(subject, session_id)
-        access_token_revoke(token, actor_type=subject.subject_type, actor_email=subject.email,
-                            reason="revoked by owner")
+        access_token_revoke(
+            token,
+            actor_type=subject.subject_type,
+            actor_email=subject.email,
+            reason="revoked by owner",
+        )
         return Response({"status": "revoked"})

@@ -16,6 +16,8 @@ from apps_runtime.routing import sse_patterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter([*sse_patterns, re_path(r"", django_app)]),
+        "http": URLRouter(
+            [*sse_patterns, re_path(r"", django_app)]  # type: ignore[arg-type]
+        ),
     }
 )

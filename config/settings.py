@@ -1,6 +1,7 @@
 """Django settings, read from the environment (decisions §10).
 
-With no configuration the service runs on SQLite, the local-memory cache and an in-process event log.
+With no configuration the service runs on SQLite, the local-memory cache and an in-process event
+log.
 ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switch to the shared services.
 """
 
@@ -22,7 +23,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if DEBUG or TESTING:
-        SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+        SECRET_KEY = "insecure-development-key-do-not-use-in-production"
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG is true")
 
@@ -156,7 +157,9 @@ DIFY_COMPAT_VERSION = env_str("DIFY_COMPAT_VERSION", "1.14.1")
 OAUTH_TTL_DAYS = env_int("OAUTH_TTL_DAYS", 14, minimum=1, maximum=365)
 OPENAPI_KNOWN_CLIENT_IDS = env_list("OPENAPI_KNOWN_CLIENT_IDS", ["difyctl"])
 OPENAPI_RATE_LIMIT_PER_TOKEN = env_int("OPENAPI_RATE_LIMIT_PER_TOKEN", 60, minimum=0)
-OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int("OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE", 60, minimum=0)
+OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int(
+    "OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE", 60, minimum=0
+)
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 LAST_USED_WRITE_INTERVAL_SECONDS = 60
@@ -167,7 +170,9 @@ DEVICE_POLL_INTERVAL_SECONDS = env_int("DEVICE_POLL_INTERVAL_SECONDS", 5, minimu
 DEVICE_CODE_PER_IP_PER_HOUR = env_int("DEVICE_CODE_PER_IP_PER_HOUR", 60, minimum=1)
 DEVICE_PENDING_PER_IP = env_int("DEVICE_PENDING_PER_IP", 20, minimum=1)
 DEVICE_LOOKUP_PER_IP_PER_5_MIN = env_int("DEVICE_LOOKUP_PER_IP_PER_5_MIN", 60, minimum=1)
-DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR = env_int("DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR", 10, minimum=1)
+DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR = env_int(
+    "DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR", 10, minimum=1
+)
 DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN = env_int(
     "DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN", 5, minimum=1
 )

@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import views as api_views
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("_health", api_views.HealthView.as_view(), name="health"),
     path("_version", api_views.VersionView.as_view(), name="version"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
@@ -20,8 +20,11 @@ urlpatterns = [
     path("openapi/v1/", include(api_patterns)),
     # Anything else under /openapi/v1 (unknown paths, trailing slashes) is the envelope 404.
     re_path(r"^openapi/v1(?:/.*)?$", api_views.api_not_found),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
-         name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("oauth_device.page_urls")),

@@ -34,9 +34,10 @@ def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:
 
 
 def is_member(account: Account, workspace_id: uuid.UUID) -> bool:
-    return account.is_active and Membership.objects.filter(
-        account=account, workspace_id=workspace_id
-    ).exists()
+    return (
+        account.is_active
+        and Membership.objects.filter(account=account, workspace_id=workspace_id).exists()
+    )
 
 
 def default_workspace_id(memberships: list[Membership]) -> str | None:

@@ -25,7 +25,7 @@ class WorkspaceDetailResponseSerializer(WorkspaceSummaryResponseSerializer):
 
 class WorkspaceListResponseSerializer(serializers.Serializer[Any]):
     workspaces = WorkspaceSummaryResponseSerializer(many=True)
-    data = WorkspaceSummaryResponseSerializer(many=True)
+    data = WorkspaceSummaryResponseSerializer(many=True)  # type: ignore[assignment]
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
     total = serializers.IntegerField()
@@ -33,8 +33,11 @@ class WorkspaceListResponseSerializer(serializers.Serializer[Any]):
 
 
 def workspace_payload(membership: Membership) -> dict[str, Any]:
-    return {"id": str(membership.workspace_id), "name": membership.workspace.name,
-            "role": membership.role}
+    return {
+        "id": str(membership.workspace_id),
+        "name": membership.workspace.name,
+        "role": membership.role,
+    }
 
 
 def workspace_summary(membership: Membership) -> dict[str, Any]:

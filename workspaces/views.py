@@ -21,17 +21,29 @@ class WorkspaceListView(SubjectAPIView):
 
     @extend_schema(
         operation_id="workspaces_list",
-        responses={200: serializers.WorkspaceListResponseSerializer,
-                   **error_responses(*BEARER_ERRORS, 422)},
+        responses={
+            200: serializers.WorkspaceListResponseSerializer,
+            **error_responses(*BEARER_ERRORS, 422),
+        },
     )
     def get(self, request: Request) -> Response:
         query_params(request, _NoQuery)
         assert self.subject.account is not None
-        rows = [serializers.workspace_summary(m)
-                for m in selectors.memberships_for_account(self.subject.account)]
+        rows = [
+            serializers.workspace_summary(m)
+            for m in selectors.memberships_for_account(self.subject.account)
+        ]
         total = len(rows)
-        return Response({"workspaces": rows, "data": rows, "page": 1, "limit": total,
-                         "total": total, "has_more": False})
+        return Response(
+            {
+                "workspaces": rows,
+                "data": rows,
+                "page": 1,
+                "limit": total,
+                "total": total,
+                "has_more": False,
+            }
+        )
 
 
 class WorkspaceDetailView(SubjectAPIView):
@@ -39,8 +51,10 @@ class WorkspaceDetailView(SubjectAPIView):
 
     @extend_schema(
         operation_id="workspaces_get",
-        responses={200: serializers.WorkspaceDetailResponseSerializer,
-                   **error_responses(*BEARER_ERRORS, 404)},
+        responses={
+            200: serializers.WorkspaceDetailResponseSerializer,
+            **error_responses(*BEARER_ERRORS, 404),
+        },
     )
     def get(self, request: Request, workspace_id: str) -> Response:
         assert self.subject.account is not None
@@ -56,8 +70,10 @@ class WorkspaceSwitchView(SubjectAPIView):
     @extend_schema(
         operation_id="workspaces_switch",
         request=None,
-        responses={200: serializers.WorkspaceDetailResponseSerializer,
-                   **error_responses(*BEARER_ERRORS, 404)},
+        responses={
+            200: serializers.WorkspaceDetailResponseSerializer,
+            **error_responses(*BEARER_ERRORS, 404),
+        },
     )
     def post(self, request: Request, workspace_id: str) -> Response:
         assert self.subject.account is not None

@@ -1,9 +1,9 @@
 """One error vocabulary for the whole API (decisions §5).
 
 ``ApiError`` carries a stable ``code``, an HTTP ``status``, a plain ``message`` and optional
-``hint``/``details``/headers. ``api_exception_handler`` renders every exception raised inside a DRF
-view into the canonical envelope ``{code, message, status, hint?, details?}``; the boundary middleware
-uses :func:`envelope_response` for the failures that never reach a view.
+``hint``/``details``/headers. ``api_exception_handler`` renders every exception raised inside a
+DRF view into the canonical envelope ``{code, message, status, hint?, details?}``; the boundary
+middleware uses :func:`envelope_response` for the failures that never reach a view.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class ApiError(Exception):
     def payload(self) -> dict[str, Any]:
         if self.body is not None:
             return self.body
-        return envelope(self.status, self.message, code=self.code, hint=self.hint, details=self.details)
+        return envelope(
+            self.status, self.message, code=self.code, hint=self.hint, details=self.details
+        )
 
 
 def envelope(
@@ -127,7 +129,7 @@ def _flatten_drf_detail(detail: Any, loc: list[str]) -> list[dict[str, Any]]:
         out = []
         for index, value in enumerate(detail):
             nested = isinstance(value, (Mapping, list))
-            out.extend(_flatten_drf_detail(value, loc + [str(index)] if nested else loc))
+            out.extend(_flatten_drf_detail(value, [*loc, str(index)] if nested else loc))
         return out
     code = getattr(detail, "code", None) or "invalid"
     return [{"type": str(code), "loc": loc, "msg": str(detail)}]
@@ -162,7 +164,7 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, drf_exceptions.NotAcceptable):
         return ApiError(406, str(exc.detail))
     if isinstance(exc, drf_exceptions.Throttled):
-        wait = int(exc.wait or 1)
+        wait = int(getattr(exc, "wait", None) or 1)
         return ApiError(429, "rate_limited", headers={"Retry-After": str(max(wait, 1))})
     if isinstance(exc, (Http404, drf_exceptions.NotFound)):
         return ApiError(404, "not found")

@@ -39,12 +39,11 @@ class OpenAPIBoundaryMiddleware:
         except ValueError:
             too_big = False
         if too_big:
-            response: HttpResponseBase = envelope_response(413, "request body too large")
+            api_response: HttpResponseBase = envelope_response(413, "request body too large")
         else:
-            response = self.get_response(request)
-            response = self._json_only(response)
-        _add_frame_headers(response)
-        return response
+            api_response = self._json_only(self.get_response(request))
+        _add_frame_headers(api_response)
+        return api_response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
@@ -52,7 +51,9 @@ class OpenAPIBoundaryMiddleware:
         error = to_api_error(exception)
         if error.status >= 500:
             logger.exception("unhandled error under /openapi/v1", exc_info=exception)
-        return envelope_response(error.status, error.message, code=error.code, headers=error.headers)
+        return envelope_response(
+            error.status, error.message, code=error.code, headers=error.headers
+        )
 
     @staticmethod
     def _json_only(response: HttpResponseBase) -> HttpResponseBase:

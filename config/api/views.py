@@ -51,8 +51,13 @@ class VersionView(APIView):
 
     @extend_schema(operation_id="version", responses={200: VersionResponseSerializer})
     def get(self, request: Request) -> Response:
-        return Response({"version": settings.DIFY_COMPAT_VERSION, "edition": "SELF_HOSTED",
-                         "server": _server_version()})
+        return Response(
+            {
+                "version": settings.DIFY_COMPAT_VERSION,
+                "edition": "SELF_HOSTED",
+                "server": _server_version(),
+            }
+        )
 
 
 @csrf_exempt

@@ -39,8 +39,12 @@ def uuid_or_404(value: str, message: str) -> uuid.UUID:
     return parsed
 
 
-def query_params(request: HttpRequest, serializer_class: type[serializers.Serializer[Any]],
-                 *, strict: bool = True) -> dict[str, Any]:
+def query_params(
+    request: HttpRequest,
+    serializer_class: type[serializers.Serializer[Any]],
+    *,
+    strict: bool = True,
+) -> dict[str, Any]:
     """Validate the query string; with ``strict`` an unknown parameter is a 422.
 
     A repeated parameter keeps its first value (as the contract's flat query reading does).
@@ -51,8 +55,14 @@ def query_params(request: HttpRequest, serializer_class: type[serializers.Serial
         unknown = sorted(set(raw) - set(serializer.fields))
         if unknown:
             raise validation_error(
-                [{"type": "extra_forbidden", "loc": [name], "msg": f"unknown query parameter: {name}"}
-                 for name in unknown]
+                [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": [name],
+                        "msg": f"unknown query parameter: {name}",
+                    }
+                    for name in unknown
+                ]
             )
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -60,10 +70,14 @@ def query_params(request: HttpRequest, serializer_class: type[serializers.Serial
 
 class PageQuery(serializers.Serializer[Any]):
     page = serializers.IntegerField(required=False, default=1, min_value=1)
-    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=MAX_PAGE_LIMIT)
+    limit = serializers.IntegerField(
+        required=False, default=20, min_value=1, max_value=MAX_PAGE_LIMIT
+    )
 
 
-def page_envelope(rows: Sequence[Any] | Iterable[Any], *, page: int, limit: int, total: int) -> dict[str, Any]:
+def page_envelope(
+    rows: Sequence[Any] | Iterable[Any], *, page: int, limit: int, total: int
+) -> dict[str, Any]:
     return {
         "page": page,
         "limit": limit,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator, validate_email
-from django.core.exceptions import ValidationError
 
 from accounts.models import Account
 from accounts.services import access_token_mint
 
 
 class Command(BaseCommand):
-    help = "Issue a bearer token for an account (dfoa_) or, with --external-issuer, an SSO subject (dfoe_)."
+    help = (
+        "Issue a bearer token for an account (dfoa_) or, with --external-issuer, "
+        "an SSO subject (dfoe_)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email")
@@ -42,16 +45,28 @@ class Command(BaseCommand):
                 URLValidator(schemes=["http", "https"])(issuer)
             except ValidationError:
                 raise CommandError("--external-issuer must be an http(s) URL") from None
-            minted = access_token_mint(client_id=client_id, device_label=label,
-                                       external_email=email, external_issuer=issuer,
-                                       ttl_days=days, actor_email="manage.py issue_token")
+            minted = access_token_mint(
+                client_id=client_id,
+                device_label=label,
+                external_email=email,
+                external_issuer=issuer,
+                ttl_days=days,
+                actor_email="manage.py issue_token",
+            )
         else:
             account = Account.objects.filter(email=email).first()
             if account is None:
                 raise CommandError(f"no account with email {email}")
             if not account.is_active:
                 raise CommandError(f"account {email} is disabled")
-            minted = access_token_mint(client_id=client_id, device_label=label, account=account,
-                                       ttl_days=days, actor_email="manage.py issue_token")
-        self.stderr.write(f"token id {minted.token.id}, expires {minted.token.expires_at:%Y-%m-%dT%H:%M:%SZ}")
+            minted = access_token_mint(
+                client_id=client_id,
+                device_label=label,
+                account=account,
+                ttl_days=days,
+                actor_email="manage.py issue_token",
+            )
+        self.stderr.write(
+            f"token id {minted.token.id}, expires {minted.token.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        )
         self.stdout.write(minted.raw)

@@ -30,7 +30,8 @@ class Command(BaseCommand):
             demo = _workspace("Demo")
             shared = _workspace("Shared Team")
             Membership.objects.get_or_create(
-                workspace=demo, account=account,
+                workspace=demo,
+                account=account,
                 defaults={"role": Membership.Role.OWNER, "current": True},
             )
             Membership.objects.get_or_create(

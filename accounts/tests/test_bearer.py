@@ -1,0 +1,148 @@
+"""Bearer authentication through HTTP: every way a token can be wrong, and when it stops working."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AccessToken, Account, AuditEvent
+from accounts.tokens import token_digest
+from conftest import assert_envelope
+
+ACCOUNT_URL = "/openapi/v1/account"
+INVALID = 'Bearer realm="api", error="invalid_token"'
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Bearer    ", "Basic dXNlcjpwYXNz", "Token dfoa_" + "a" * 43],
+    ids=["empty", "bearer-only", "bearer-blank", "basic", "wrong-scheme"],
+)
+def test_missing_or_non_bearer_credentials(api, db, header):
+    client = api()
+    response = (
+        client.get(ACCOUNT_URL, HTTP_AUTHORIZATION=header) if header else client.get(ACCOUNT_URL)
+    )
+    assert_envelope(response, 401, code="unauthorized", message="missing bearer token")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "dfp_" + "a" * 43,  # personal-access prefix is not accepted here
+        "app-" + "a" * 43,
+        "dfoa_" + "a" * 42,  # too short
+        "dfoa_" + "a" * 44,  # too long
+        "dfoa_" + "a" * 42 + "!",  # outside base64url
+        "garbage",
+    ],
+)
+def test_malformed_tokens_are_rejected_before_any_query(api, db, token, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = api(token).get(ACCOUNT_URL)
+    assert_envelope(response, 401, message="invalid_bearer")
+    assert response["WWW-Authenticate"] == INVALID
+
+
+def test_well_formed_unknown_token(api, db):
+    response = api("dfoa_" + "A" * 43).get(ACCOUNT_URL)
+    assert_envelope(response, 401, message="invalid_bearer")
+
+
+def test_query_string_token_is_ignored(api, alice, token_for):
+    token = token_for(alice)
+    response = api().get(f"{ACCOUNT_URL}?access_token={token}&token={token}")
+    assert_envelope(response, 401, message="missing bearer token")
+
+
+def test_scheme_is_case_insensitive(api, alice, token_for):
+    token = token_for(alice)
+    response = api().get(ACCOUNT_URL, HTTP_AUTHORIZATION=f"bearer {token}")
+    assert response.status_code == 200
+
+
+def test_expired_token_is_401_and_audited_once(api, alice, token_for):
+    token = token_for(alice)
+    row = AccessToken.objects.get(token_hash=token_digest(token))
+    AccessToken.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    for _ in range(2):
+        assert_envelope(api(token).get(ACCOUNT_URL), 401, message="invalid_bearer")
+    row.refresh_from_db()
+    assert row.revoked_at is not None and row.token_hash is None
+    assert AuditEvent.objects.filter(action="token_expired", token_id=row.id).count() == 1
+
+
+def test_expiry_reads_the_clock(api, alice, token_for, monkeypatch):
+    token = token_for(alice)
+    assert api(token).get(ACCOUNT_URL).status_code == 200
+    later = timezone.now() + timedelta(days=15)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    assert_envelope(api(token).get(ACCOUNT_URL), 401, message="invalid_bearer")
+
+
+def test_revoked_token_fails_on_the_next_request(api, alice, token_for):
+    token = token_for(alice)
+    client = api(token)
+    assert client.get(ACCOUNT_URL).status_code == 200
+    assert client.delete("/openapi/v1/account/sessions/self").json() == {"status": "revoked"}
+    assert_envelope(client.get(ACCOUNT_URL), 401, message="invalid_bearer")
+
+
+def test_disabled_account_stops_on_the_next_request(api, alice, token_for):
+    token = token_for(alice)
+    assert api(token).get(ACCOUNT_URL).status_code == 200
+    Account.objects.filter(pk=alice.pk).update(status=Account.Status.DISABLED)
+    assert_envelope(api(token).get(ACCOUNT_URL), 401, message="invalid_bearer")
+    Account.objects.filter(pk=alice.pk).update(status=Account.Status.ACTIVE)
+    assert api(token).get(ACCOUNT_URL).status_code == 200
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(api, alice, token_for, monkeypatch):
+    token = token_for(alice)
+    row = AccessToken.objects.get(token_hash=token_digest(token))
+    assert row.last_used_at is None
+    api(token).get(ACCOUNT_URL)
+    row.refresh_from_db()
+    first = row.last_used_at
+    assert first is not None
+    api(token).get(ACCOUNT_URL)
+    row.refresh_from_db()
+    assert row.last_used_at == first
+    later = first + timedelta(seconds=61)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    api(token).get(ACCOUNT_URL)
+    row.refresh_from_db()
+    assert row.last_used_at == later
+
+
+def test_per_token_rate_limit(api, alice, token_for, settings):
+    settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 3
+    token = token_for(alice)
+    other = token_for(alice)
+    for _ in range(3):
+        assert api(token).get(ACCOUNT_URL).status_code == 200
+    response = api(token).get(ACCOUNT_URL)
+    assert response.status_code == 429
+    body = response.json()
+    assert body["code"] == "too_many_requests"
+    assert body["error"] == "rate_limited"
+    assert body["status"] == 429
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert body["retry_after_ms"] == retry_after * 1000
+    # The limit is per token.
+    assert api(other).get(ACCOUNT_URL).status_code == 200
+
+
+def test_rate_limit_zero_disables(api, alice, token_for, settings):
+    settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 0
+    token = token_for(alice)
+    for _ in range(5):
+        assert api(token).get(ACCOUNT_URL).status_code == 200
+
+
+def test_external_subject_on_account_surface_is_wrong_surface(api, sso_token):
+    for path in ("/openapi/v1/workspaces", "/openapi/v1/workspaces/" + "0" * 8):
+        body = assert_envelope(api(sso_token).get(path), 403, code="forbidden")
+        assert body["message"] == "wrong_surface (canonical: /openapi/v1/permitted-external-apps)"

@@ -1,0 +1,133 @@
+import uuid
+
+import pytest
+
+from accounts.models import AccessToken
+from accounts.tokens import token_digest
+from conftest import assert_envelope
+
+URL = "/openapi/v1/account/sessions"
+
+
+def test_lists_live_sessions_newest_first_with_current_flag(api, alice, token_for):
+    older = token_for(alice, label="laptop")
+    newer = token_for(alice, label="desktop", client_id="difyctl")
+    body = api(newer).get(URL).json()
+    assert body["page"] == 1 and body["limit"] == 100 and body["total"] == 2
+    assert body["has_more"] is False
+    labels = [row["device_label"] for row in body["data"]]
+    assert labels == ["desktop", "laptop"]
+    current = {row["device_label"]: row["current"] for row in body["data"]}
+    assert current == {"desktop": True, "laptop": False}
+    row = body["data"][0]
+    assert set(row) == {
+        "id",
+        "prefix",
+        "client_id",
+        "device_label",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "current",
+    }
+    assert row["prefix"] == "dfoa_" and row["client_id"] == "difyctl"
+    assert row["created_at"].endswith("Z") and row["expires_at"].endswith("Z")
+    # The other session has never been used.
+    assert body["data"][1]["last_used_at"] is None
+    assert older not in str(body)
+
+
+def test_revoked_and_expired_sessions_are_not_listed(api, alice, token_for):
+    from django.utils import timezone
+
+    keep = token_for(alice, label="keep")
+    gone = token_for(alice, label="gone")
+    stale = token_for(alice, label="stale")
+    api(gone).delete(URL + "/self")
+    AccessToken.objects.filter(token_hash=token_digest(stale)).update(expires_at=timezone.now())
+    labels = [row["device_label"] for row in api(keep).get(URL).json()["data"]]
+    assert labels == ["keep"]
+
+
+def test_paging(api, alice, token_for):
+    tokens = [token_for(alice, label=f"d{i}") for i in range(5)]
+    client = api(tokens[0])
+    page1 = client.get(URL, {"page": 1, "limit": 2}).json()
+    page3 = client.get(URL, {"page": 3, "limit": 2}).json()
+    page4 = client.get(URL, {"page": 4, "limit": 2}).json()
+    assert page1["total"] == 5 and page1["has_more"] is True and len(page1["data"]) == 2
+    assert page3["has_more"] is False and len(page3["data"]) == 1
+    assert page4["data"] == [] and page4["total"] == 5
+    seen = [
+        r["id"] for p in (1, 2, 3) for r in client.get(URL, {"page": p, "limit": 2}).json()["data"]
+    ]
+    assert len(set(seen)) == 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 0},
+        {"page": -1},
+        {"limit": 0},
+        {"limit": -5},
+        {"limit": 201},
+        {"limit": "abc"},
+        {"page": "1.5"},
+        {"foo": "bar"},
+    ],
+)
+def test_strict_query(api, alice, token_for, query):
+    body = assert_envelope(api(token_for(alice)).get(URL, query), 422, code="invalid_param")
+    assert body["details"]
+    assert next(iter(query)) in body["message"]
+
+
+def test_limit_200_is_allowed(api, alice, token_for):
+    assert api(token_for(alice)).get(URL, {"limit": 200}).json()["limit"] == 200
+
+
+def test_revoke_by_id_and_reuse(api, alice, token_for):
+    main = token_for(alice, label="main")
+    other = token_for(alice, label="other")
+    other_id = AccessToken.objects.get(token_hash=token_digest(other)).id
+    response = api(main).delete(f"{URL}/{other_id}")
+    assert response.json() == {"status": "revoked"}
+    assert_envelope(api(other).get("/openapi/v1/account"), 401)
+    # Idempotent on an already revoked own session.
+    assert api(main).delete(f"{URL}/{other_id}").status_code == 200
+
+
+def test_revoke_own_current_session_by_id(api, alice, token_for):
+    token = token_for(alice)
+    token_id = AccessToken.objects.get(token_hash=token_digest(token)).id
+    assert api(token).delete(f"{URL}/{token_id}").status_code == 200
+    assert_envelope(api(token).get(URL), 401)
+
+
+def test_foreign_session_is_404_and_keeps_working(api, alice, charlie, token_for):
+    mine = token_for(alice)
+    theirs = token_for(charlie)
+    their_id = AccessToken.objects.get(token_hash=token_digest(theirs)).id
+    assert_envelope(api(mine).delete(f"{URL}/{their_id}"), 404, message="session not found")
+    assert api(theirs).get("/openapi/v1/account").status_code == 200
+
+
+@pytest.mark.parametrize("session_id", ["not-a-uuid", "1", str(uuid.uuid4())])
+def test_unknown_or_malformed_session_is_404(api, alice, token_for, session_id):
+    assert_envelope(
+        api(token_for(alice)).delete(f"{URL}/{session_id}"), 404, message="session not found"
+    )
+
+
+def test_external_subject_never_sees_account_sessions(api, alice, token_for):
+    # An SSO identity with the same email as an account.
+    account_token = token_for(alice, label="acct")
+    sso = token_for(external_email="alice@example.com", label="sso")
+    sso_rows = api(sso).get(URL).json()["data"]
+    assert [r["device_label"] for r in sso_rows] == ["sso"]
+    assert sso_rows[0]["prefix"] == "dfoe_"
+    account_rows = api(account_token).get(URL).json()["data"]
+    assert [r["device_label"] for r in account_rows] == ["acct"]
+    account_id = AccessToken.objects.get(token_hash=token_digest(account_token)).id
+    assert_envelope(api(sso).delete(f"{URL}/{account_id}"), 404)
