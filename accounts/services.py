@@ -157,3 +157,9 @@ def account_set_status(account: Account, status: str, *, actor_email: str) -> No
         audit_record(
             f"account_{status}", actor_type="admin", actor_email=actor_email, account=account
         )
+
+
+def access_tokens_expire_overdue() -> int:
+    """Hard-expire every live token past its ``expires_at`` (housekeeping); each is audited once."""
+    overdue = AccessToken.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
+    return sum(access_token_expire(token) for token in overdue.select_related("account"))

@@ -146,3 +146,17 @@ def test_external_subject_on_account_surface_is_wrong_surface(api, sso_token):
     for path in ("/openapi/v1/workspaces", "/openapi/v1/workspaces/" + "0" * 8):
         body = assert_envelope(api(sso_token).get(path), 403, code="forbidden")
         assert body["message"] == "wrong_surface (canonical: /openapi/v1/permitted-external-apps)"
+
+
+def test_housekeeping_expires_overdue_tokens(alice, token_for):
+    from accounts.services import access_tokens_expire_overdue
+
+    live = token_for(alice, label="live")
+    stale = token_for(alice, label="stale")
+    AccessToken.objects.filter(token_hash=token_digest(stale)).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert access_tokens_expire_overdue() == 1
+    assert access_tokens_expire_overdue() == 0
+    assert AuditEvent.objects.filter(action="token_expired").count() == 1
+    assert AccessToken.objects.get(token_hash=token_digest(live)).revoked_at is None
