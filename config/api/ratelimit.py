@@ -7,10 +7,15 @@ Every limiter is named by a scope (``token``, ``device-code-ip`` …) and a key;
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+
+from config.api.errors import ApiError
+
+logger = logging.getLogger("difyapi.ratelimit")
 
 
 def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
@@ -18,18 +23,25 @@ def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
     return f"{settings.RATE_LIMIT_KEY_PREFIX}:{scope}:{window}:{bucket}:{digest}"
 
 
-def hit(scope: str, key: str, *, limit: int, window: int) -> int | None:
+def hit(scope: str, key: str, *, limit: int, window: int, fail_open: bool = True) -> int | None:
     """Count one event; return the seconds to wait when the limit is exceeded, else ``None``.
 
-    ``limit`` 0 disables the limiter.
+    ``limit`` 0 disables the limiter. When the cache is unreachable the limiter lets the request
+    through (``fail_open``, logged) or answers 503, so no request hangs or fails with a 500.
     """
     if limit <= 0:
         return None
     now = time.time()
     bucket = int(now // window)
     cache_key = _cache_key(scope, key, window, bucket)
-    added = cache.add(cache_key, 1, timeout=window + 1)
-    count = 1 if added else _incr(cache_key, window)
+    try:
+        added = cache.add(cache_key, 1, timeout=window + 1)
+        count = 1 if added else _incr(cache_key, window)
+    except Exception as exc:  # the cache backend's connection errors have no common base
+        if fail_open:
+            logger.warning("rate limiter %s unavailable, allowing request: %s", scope, exc)
+            return None
+        raise ApiError(503, "rate limiter unavailable, try again later") from exc
     if count > limit:
         return max(1, int((bucket + 1) * window - now + 0.999))
     return None
