@@ -1,7 +1,7 @@
 """The app catalog: apps, tags, prompt-app configurations and workflow versions.
 
-Definitions are kept as the Dify DSL shapes them (JSON columns), so an export writes back every key an
-import read, including keys the engine ignores.
+Definitions are kept as the Dify DSL shapes them (JSON columns), so an export writes back every key
+an import read, including keys the engine ignores.
 """
 
 from __future__ import annotations
@@ -70,7 +70,10 @@ class App(models.Model):
         max_length=16, choices=AccessMode.choices, default=AccessMode.PRIVATE_ALL
     )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="authored_apps",
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="apps")
@@ -86,7 +89,9 @@ class App(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
-        indexes = [models.Index(fields=["workspace", "status", "enable_api"], name="app_visible_idx")]
+        indexes = [
+            models.Index(fields=["workspace", "status", "enable_api"], name="app_visible_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.mode})"
@@ -118,7 +123,7 @@ class AppModelConfig(models.Model):
 
 
 class WorkflowVersion(models.Model):
-    """A version of a workflow / advanced-chat app's ``workflow`` block: a draft or a published one."""
+    """A version of a workflow / advanced-chat app's ``workflow`` block: a draft or a published."""
 
     DRAFT = "draft"
 

@@ -1,0 +1,9 @@
+"""Admin for the app catalog.
+
+Apps (DSL import and export, service-API switch, access mode), tags, and workflow versions
+(read-only, with a publish action). Importing the modules registers them.
+"""
+
+from apps_runtime.admin import app_admin, catalog_admin
+
+__all__ = ["app_admin", "catalog_admin"]

@@ -1,0 +1,37 @@
+"""Dify app DSL: parse and validate YAML, export apps, and say which node types cannot run yet.
+
+Public API::
+
+    dsl_parse(text) -> ParsedDsl             # DslError naming the problem
+    app_export_dsl(app, workflow=None, include_secrets=False) -> str
+    app_unsupported_node_types(app, workflow=None) -> list[str]
+    workflow_unsupported_node_types(version) -> list[str]
+    RUNNABLE_NODE_TYPES, CURRENT_DSL_VERSION
+
+Writes (import, publish) live in ``apps_runtime.services``.
+"""
+
+from apps_runtime.dsl.constants import CURRENT_DSL_VERSION, IMPORTABLE_MODES, RUNNABLE_NODE_TYPES
+from apps_runtime.dsl.errors import DslError
+from apps_runtime.dsl.exporter import app_export_data, app_export_dsl, dsl_dump
+from apps_runtime.dsl.graph import unsupported_node_types, validate_graph
+from apps_runtime.dsl.nodes import app_unsupported_node_types, workflow_unsupported_node_types
+from apps_runtime.dsl.parser import ParsedDsl, WorkflowBlock, dsl_load, dsl_parse
+
+__all__ = [
+    "CURRENT_DSL_VERSION",
+    "IMPORTABLE_MODES",
+    "RUNNABLE_NODE_TYPES",
+    "DslError",
+    "ParsedDsl",
+    "WorkflowBlock",
+    "app_export_data",
+    "app_export_dsl",
+    "app_unsupported_node_types",
+    "dsl_dump",
+    "dsl_load",
+    "dsl_parse",
+    "unsupported_node_types",
+    "validate_graph",
+    "workflow_unsupported_node_types",
+]

@@ -1,0 +1,29 @@
+"""Which node types of an app the run engine cannot execute (``app_unavailable`` at run time).
+
+Computed from the stored graph against ``RUNNABLE_NODE_TYPES`` rather than recorded at import, so an
+app becomes runnable as soon as the engine learns its node types, without a re-import.
+"""
+
+from __future__ import annotations
+
+from apps_runtime.dsl.graph import unsupported_node_types
+from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
+
+
+def workflow_unsupported_node_types(workflow: WorkflowVersion) -> list[str]:
+    """Sorted node types of this workflow version that the engine cannot run ([] = runnable)."""
+    return unsupported_node_types(workflow.graph or {})
+
+
+def app_unsupported_node_types(app: App, workflow: WorkflowVersion | None = None) -> list[str]:
+    """Node types of the version a run would use (``workflow`` or the published one).
+
+    Prompt-based apps have no graph and report []. A workflow app without any published version
+    reports [] too; the caller answers ``app_unavailable`` for the missing workflow itself.
+    """
+    if app.mode not in WORKFLOW_MODES:
+        return []
+    version = workflow or app.published_workflow
+    if version is None:
+        return []
+    return workflow_unsupported_node_types(version)
