@@ -1,1 +1,28 @@
-urlpatterns: list = []
+from django.urls import URLPattern, path, re_path
+
+from apps_runtime import views
+
+# ``[^/]+`` lets a name lookup carry any character but a slash; the bare ``/apps/{id}`` alias stops
+# at a colon, which later clients use for verbs (``/apps/{id}:run``).
+urlpatterns: list[URLPattern] = [
+    path("apps", views.AppListView.as_view(), name="apps"),
+    re_path(
+        r"^apps/(?P<app_id>[^/]+)/describe$", views.AppDescribeView.as_view(), name="app-describe"
+    ),
+    re_path(r"^apps/(?P<app_id>[^/:]+)$", views.AppGetView.as_view(), name="app"),
+    path(
+        "permitted-external-apps",
+        views.PermittedExternalAppListView.as_view(),
+        name="permitted-external-apps",
+    ),
+    re_path(
+        r"^permitted-external-apps/(?P<app_id>[^/]+)/describe$",
+        views.PermittedExternalAppDescribeAliasView.as_view(),
+        name="permitted-external-app-describe",
+    ),
+    re_path(
+        r"^permitted-external-apps/(?P<app_id>[^/:]+)$",
+        views.PermittedExternalAppDescribeView.as_view(),
+        name="permitted-external-app",
+    ),
+]

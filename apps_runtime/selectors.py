@@ -1,0 +1,176 @@
+"""Reads of the app catalog, always scoped to the caller.
+
+Accounts see the apps of the workspaces they belong to; external SSO subjects see the apps whose
+access mode is ``public`` or ``sso_verified``. In both cases only apps with the service API on and
+status ``normal`` exist for the API. An app the caller cannot see is ``404 app not found``
+(decisions §5); only the workspace list keeps the contract's 403 for a non-member.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from apps_runtime.models import App
+from config.api.errors import ApiError
+from config.api.wire import parse_uuid
+from workspaces.selectors import is_member
+
+APP_NOT_FOUND = "app not found"
+WORKSPACE_MEMBERSHIP_REVOKED = "workspace_membership_revoked"
+WORKSPACE_REQUIRED_FOR_NAME = "workspace_id is required for name-based lookup"
+
+# ``name`` filters on its first characters only (contract §5.13).
+NAME_FILTER_PREFIX = 30
+# Rows listed in the 409 message of an ambiguous name.
+AMBIGUOUS_LISTED_MAX = 20
+
+EXTERNAL_ACCESS_MODES = (App.AccessMode.PUBLIC, App.AccessMode.SSO_VERIFIED)
+
+
+@dataclass(frozen=True)
+class AppPage:
+    apps: list[App]
+    page: int
+    limit: int
+    total: int
+
+
+def apps_servable() -> QuerySet[App]:
+    """Apps the API may expose at all: service API on, status normal."""
+    return App.objects.filter(enable_api=True, status=App.Status.NORMAL)
+
+
+def apps_permitted_external() -> QuerySet[App]:
+    return apps_servable().filter(access_mode__in=EXTERNAL_ACCESS_MODES)
+
+
+def _with_list_relations(apps: QuerySet[App]) -> QuerySet[App]:
+    return (
+        apps.select_related("workspace", "author")
+        .prefetch_related("tags")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def _with_describe_relations(apps: QuerySet[App]) -> QuerySet[App]:
+    return apps.select_related(
+        "workspace", "author", "model_config", "published_workflow"
+    ).prefetch_related("tags")
+
+
+def _page(apps: QuerySet[App], *, page: int, limit: int, name: str | None) -> AppPage:
+    """One page of ``apps``; a ``name`` that is a UUID looks up that one app instead."""
+    app_id = parse_uuid(name) if name else None
+    if app_id is not None:
+        found = list(apps.filter(id=app_id)[:1])
+        if found:
+            return AppPage(apps=found, page=1, limit=1, total=1)
+        return AppPage(apps=[], page=page, limit=limit, total=0)
+    if name:
+        apps = apps.filter(name__icontains=name[:NAME_FILTER_PREFIX])
+    total = apps.count()
+    offset = (page - 1) * limit
+    # A page past the end never reaches the database (a huge offset could overflow it).
+    rows = list(apps[offset : offset + limit]) if offset < total else []
+    return AppPage(apps=rows, page=page, limit=limit, total=total)
+
+
+def app_page_for_account(
+    account: Account,
+    workspace_id: uuid.UUID,
+    *,
+    page: int,
+    limit: int,
+    mode: str | None = None,
+    name: str | None = None,
+    tag: str | None = None,
+) -> AppPage:
+    """``GET /apps``: the visible apps of a workspace the account belongs to, newest first.
+
+    Filters combine; a ``name`` that is a UUID still honours ``mode`` and ``tag``.
+    """
+    if not is_member(account, workspace_id):
+        raise ApiError(403, WORKSPACE_MEMBERSHIP_REVOKED)
+    apps = _with_list_relations(apps_servable().filter(workspace_id=workspace_id))
+    if mode:
+        apps = apps.filter(mode=mode)
+    if tag:
+        # Tag names are unique per workspace, so this join never repeats an app.
+        apps = apps.filter(tags__workspace_id=workspace_id, tags__name=tag)
+    return _page(apps, page=page, limit=limit, name=name)
+
+
+def app_page_permitted_external(
+    *, page: int, limit: int, mode: str | None = None, name: str | None = None
+) -> AppPage:
+    """``GET /permitted-external-apps``: public / SSO-verified apps of every workspace."""
+    apps = apps_permitted_external().select_related("workspace").order_by("-updated_at", "-id")
+    if mode:
+        apps = apps.filter(mode=mode)
+    return _page(apps, page=page, limit=limit, name=name)
+
+
+def _ambiguous_name(apps: list[App], more: int) -> ApiError:
+    lines = ["more than one app has this name in the workspace; use the app id instead:"]
+    lines.append(f"{'ID':<36}  {'MODE':<13}  NAME")
+    lines.extend(f"{app.id!s:<36}  {app.mode:<13}  {app.name}" for app in apps)
+    if more > 0:
+        lines.append(f"… and {more} more")
+    return ApiError(409, "\n".join(lines), code="conflict")
+
+
+def app_get_for_account(
+    account: Account, app_ref: str, *, workspace_id: uuid.UUID | None = None
+) -> App:
+    """Describe's lookup: a UUID, or an exact name inside ``workspace_id``.
+
+    Membership of the app's workspace is checked before anything else about the app, and every
+    failure is the same 404, so an outsider learns nothing (decisions §5).
+    """
+    app_id = parse_uuid(app_ref)
+    if app_id is not None:
+        app = _with_describe_relations(App.objects.filter(id=app_id)).first()
+        if app is None or not is_member(account, app.workspace_id):
+            raise ApiError(404, APP_NOT_FOUND)
+        if not app.enable_api or app.status != App.Status.NORMAL:
+            raise ApiError(404, APP_NOT_FOUND)
+        return app
+
+    if workspace_id is None:
+        raise ApiError(
+            422,
+            WORKSPACE_REQUIRED_FOR_NAME,
+            code="invalid_param",
+            details=[
+                {"type": "missing", "loc": ["workspace_id"], "msg": WORKSPACE_REQUIRED_FOR_NAME}
+            ],
+        )
+    if not is_member(account, workspace_id):
+        raise ApiError(404, APP_NOT_FOUND)
+    named = _with_describe_relations(
+        apps_servable().filter(workspace_id=workspace_id, name=app_ref)
+    ).order_by("-updated_at", "-id")
+    matches = list(named[: AMBIGUOUS_LISTED_MAX + 1])
+    if not matches:
+        raise ApiError(404, APP_NOT_FOUND)
+    if len(matches) > 1:
+        more = named.count() - AMBIGUOUS_LISTED_MAX if len(matches) > AMBIGUOUS_LISTED_MAX else 0
+        raise _ambiguous_name(matches[:AMBIGUOUS_LISTED_MAX], more)
+    return matches[0]
+
+
+def app_get_permitted_external(app_ref: str) -> App:
+    """An external subject's describe: any workspace, permitted access modes only, by UUID."""
+    app_id = parse_uuid(app_ref)
+    app = (
+        _with_describe_relations(apps_permitted_external().filter(id=app_id)).first()
+        if app_id is not None
+        else None
+    )
+    if app is None:
+        raise ApiError(404, APP_NOT_FOUND)
+    return app
