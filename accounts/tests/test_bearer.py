@@ -160,3 +160,18 @@ def test_housekeeping_expires_overdue_tokens(alice, token_for):
     assert access_tokens_expire_overdue() == 0
     assert AuditEvent.objects.filter(action="token_expired").count() == 1
     assert AccessToken.objects.get(token_hash=token_digest(live)).revoked_at is None
+
+
+def test_housekeeping_command_expires_overdue_tokens(alice, token_for):
+    import io
+
+    from django.core.management import call_command
+
+    stale = token_for(alice, label="stale")
+    AccessToken.objects.filter(token_hash=token_digest(stale)).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    out = io.StringIO()
+    call_command("housekeeping", stdout=out)
+    assert "overdue access tokens expired: 1" in out.getvalue()
+    assert AuditEvent.objects.filter(action="token_expired").count() == 1

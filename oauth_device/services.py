@@ -1,0 +1,224 @@
+"""Writes of the device flow: create, poll (mint + consume), approve, deny, purge.
+
+Each service owns its transaction and its audit record. The page at ``/device`` and the JSON
+endpoints call the same functions, so the limits and the binding rules are the same for both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import Account
+from accounts.selectors import account_identity
+from accounts.services import access_token_mint
+from config.api.wire import iso_z
+from oauth_device import limits
+from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
+from oauth_device.errors import PollError, RateLimited, UnsupportedClient
+from oauth_device.models import DeviceGrant
+from oauth_device.selectors import device_grant_for_account, seconds_left
+
+logger = logging.getLogger("difyapi.device")
+
+USER_CODE_ATTEMPTS = 5
+SLOW_DOWN_STEP_SECONDS = 5  # RFC 8628 §3.5
+# difyctl doubles its own interval on slow_down but never waits more than 60 s; past that a
+# compliant client could never catch up with the server's interval.
+MAX_POLL_INTERVAL_SECONDS = 60
+
+Status = DeviceGrant.Status
+
+
+@dataclass(frozen=True)
+class CreatedGrant:
+    device_code: str  # plaintext, returned once to the client and never stored
+    grant: DeviceGrant
+
+
+def device_grant_create(
+    *, client_id: str, device_label: str, ip: str, user_agent: str = ""
+) -> CreatedGrant:
+    """Start a login: a pending grant with a fresh device code and a unique user code."""
+    if client_id not in settings.OPENAPI_KNOWN_CLIENT_IDS:
+        raise UnsupportedClient()
+    now = timezone.now()
+    _pending_cap(ip, now)
+    device_code = generate_device_code()
+    for _ in range(USER_CODE_ATTEMPTS):
+        user_code = generate_user_code()
+        if DeviceGrant.objects.filter(user_code=user_code).exclude(status=Status.CONSUMED).exists():
+            continue
+        try:
+            with transaction.atomic():
+                grant = DeviceGrant.objects.create(
+                    device_code_hash=device_code_digest(device_code),
+                    user_code=user_code,
+                    client_id=client_id,
+                    device_label=device_label,
+                    status=Status.PENDING,
+                    created_ip=ip[:64],
+                    created_user_agent=user_agent[:512],
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=settings.DEVICE_CODE_TTL_SECONDS),
+                    interval=settings.DEVICE_POLL_INTERVAL_SECONDS,
+                )
+        except IntegrityError:  # another request took the same user code meanwhile
+            continue
+        logger.info("device grant %s created client_id=%s ip=%s", grant.id, client_id, ip)
+        return CreatedGrant(device_code=device_code, grant=grant)
+    raise RuntimeError("could not allocate a unique user code")
+
+
+def _pending_cap(ip: str, now: datetime) -> None:
+    open_grants = DeviceGrant.objects.filter(
+        created_ip=ip[:64], status=Status.PENDING, expires_at__gt=now
+    )
+    if open_grants.count() >= settings.DEVICE_PENDING_PER_IP:
+        first_expiry = open_grants.aggregate(first=Min("expires_at"))["first"]
+        wait = (first_expiry - now).total_seconds() if first_expiry else 60
+        raise RateLimited(int(wait) + 1, "too many pending device logins")
+
+
+def device_grant_poll(*, device_code: str, client_id: str, ip: str) -> dict[str, Any]:
+    """One poll of the token endpoint (RFC 8628 §3.4/3.5; decisions §4).
+
+    Returns the token payload exactly once: the first poll after approval mints the token and
+    consumes the grant in one transaction, holding the grant's row lock, so of two concurrent
+    polls only one can see the approved state. Anything else raises :class:`PollError`, after
+    the transaction has committed what the poll changed (poll time, interval, consumption).
+    """
+    with transaction.atomic():
+        outcome = _poll_locked(device_code_digest(device_code), client_id=client_id, ip=ip)
+    if isinstance(outcome, PollError):
+        raise outcome
+    return outcome
+
+
+def _poll_locked(digest: str, *, client_id: str, ip: str) -> dict[str, Any] | PollError:
+    now = timezone.now()
+    grant = (
+        DeviceGrant.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(device_code_hash=digest)
+        .first()
+    )
+    if grant is None or grant.status == Status.CONSUMED or grant.is_expired(now):
+        return PollError("expired_token")
+    if grant.client_id != client_id:
+        # RFC 6749 §5.2: the device code was issued to another client.
+        return PollError("invalid_grant")
+    previous = grant.last_poll_at
+    grant.last_poll_at = now
+    # The first poll is never too early: clients poll once right after asking for a code.
+    if previous is not None and (now - previous).total_seconds() < grant.interval:
+        grant.interval = min(grant.interval + SLOW_DOWN_STEP_SECONDS, MAX_POLL_INTERVAL_SECONDS)
+        grant.save(update_fields=["last_poll_at", "interval"])
+        return PollError("slow_down", interval=grant.interval)
+    if grant.status == Status.PENDING:
+        grant.save(update_fields=["last_poll_at"])
+        return PollError("authorization_pending")
+
+    # Approved or denied: this poll consumes the grant, whatever happens next.
+    grant.status = Status.CONSUMED
+    grant.consumed_at = now
+    fields = ["last_poll_at", "status", "consumed_at"]
+    if grant.decision != Status.APPROVED:
+        grant.save(update_fields=fields)
+        return PollError("access_denied")
+    account = grant.account
+    if account is None or not account.is_active:
+        grant.save(update_fields=fields)
+        logger.warning("device grant %s: the approving account is gone or disabled", grant.id)
+        return PollError("expired_token")
+    minted = access_token_mint(
+        client_id=grant.client_id,
+        device_label=grant.device_label,
+        account=account,
+        actor_email=account.email,
+        ip=ip,
+    )
+    grant.token_id = minted.token.id
+    grant.save(update_fields=[*fields, "token_id"])
+    if ip != grant.created_ip:
+        # Not refused (laptops change networks), but worth a trace: contract §5.3 step 7.
+        audit_record(
+            "oauth.device_code_cross_ip_poll",
+            actor_type="account",
+            actor_email=account.email,
+            account=account,
+            token_id=minted.token.id,
+            ip=ip,
+            created_ip=grant.created_ip,
+            client_id=grant.client_id,
+            device_label=grant.device_label,
+        )
+    return {
+        "token": minted.raw,
+        "expires_at": iso_z(minted.token.expires_at),
+        "subject_type": minted.token.subject_type,
+        **account_identity(account),
+        "token_id": str(minted.token.id),
+    }
+
+
+def device_grant_approve(*, user_code: str, account: Account, ip: str) -> DeviceGrant:
+    """Approve a pending login for ``account``; the token itself is minted at the next poll."""
+    return _decide(user_code=user_code, account=account, ip=ip, decision=Status.APPROVED)
+
+
+def device_grant_deny(*, user_code: str, account: Account, ip: str) -> DeviceGrant:
+    """Deny a pending login; the client's next poll gets ``access_denied`` once."""
+    return _decide(user_code=user_code, account=account, ip=ip, decision=Status.DENIED)
+
+
+def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> DeviceGrant:
+    """Shared by approve and deny: rate limits, wrong-code limits, then the claim.
+
+    The first approve or deny POST binds the grant to its account; any other account then gets
+    :class:`GrantUnknown`, the same answer as for a code that never existed.
+    """
+    limits.decision_hit(account)
+
+    def claim() -> DeviceGrant:
+        with transaction.atomic():
+            grant = device_grant_for_account(user_code, account, lock=True)
+            now = timezone.now()
+            grant.status = decision
+            grant.decision = decision
+            grant.account = account
+            grant.decided_at = now
+            grant.decided_ip = ip[:64]
+            grant.save(update_fields=["status", "decision", "account", "decided_at", "decided_ip"])
+            audit_record(
+                f"oauth.device_flow_{decision}",
+                actor_type="account",
+                actor_email=account.email,
+                account=account,
+                ip=ip,
+                grant_id=str(grant.id),
+                client_id=grant.client_id,
+                device_label=grant.device_label,
+                created_ip=grant.created_ip,
+                expires_in_remaining=seconds_left(grant, now),
+            )
+            return grant
+
+    return limits.code_attempt(account, ip, claim)
+
+
+def device_grants_purge() -> int:
+    """Delete grants that can no longer be used: expired ones and consumed ones."""
+    now = timezone.now()
+    deleted, _ = DeviceGrant.objects.filter(
+        Q(expires_at__lte=now) | Q(status=Status.CONSUMED)
+    ).delete()
+    return deleted

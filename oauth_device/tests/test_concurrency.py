@@ -1,0 +1,51 @@
+"""Two or more concurrent polls of one approved grant yield exactly one token (security 3)."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from accounts.models import AccessToken
+from oauth_device.models import DeviceGrant
+from oauth_device.tests.helpers import Browser, poll, start
+
+POLLERS = 4
+
+
+@pytest.mark.shared_services
+def test_concurrent_polls_mint_exactly_one_token(transactional_db, alice):
+    code = start(Client(), label="raced device")
+    assert Browser(alice).approve(code["user_code"]).status_code == 200
+
+    barrier = threading.Barrier(POLLERS)
+    results: list[tuple[int, dict]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def poller() -> None:
+        try:
+            barrier.wait(timeout=10)
+            response = poll(Client(), code["device_code"])
+            with lock:
+                results.append((response.status_code, response.json()))
+        except BaseException as exc:  # surfaced in the test thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=poller) for _ in range(POLLERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert len(results) == POLLERS
+
+    winners = [body for status, body in results if status == 200]
+    losers = [body for status, body in results if status != 200]
+    assert len(winners) == 1, results
+    assert winners[0]["token"].startswith("dfoa_")
+    assert all(body["error"] in {"expired_token", "slow_down"} for body in losers), losers
+    assert AccessToken.objects.filter(device_label="raced device").count() == 1
+    assert DeviceGrant.objects.get().status == "consumed"
