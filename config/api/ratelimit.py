@@ -50,7 +50,11 @@ def hit(scope: str, key: str, *, limit: int, window: int, fail_open: bool = True
 def peek(scope: str, key: str, *, window: int) -> int:
     """The current count for ``key`` without counting an event."""
     bucket = int(time.time() // window)
-    value = cache.get(_cache_key(scope, key, window, bucket))
+    try:
+        value = cache.get(_cache_key(scope, key, window, bucket))
+    except Exception as exc:  # unreachable cache: count nothing, as hit() fails open
+        logger.warning("rate limiter %s unavailable: %s", scope, exc)
+        return 0
     return int(value or 0)
 
 
