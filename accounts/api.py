@@ -23,7 +23,8 @@ CANONICAL_PATH = {
 
 
 class SubjectAPIView(APIView):
-    """Authenticated by bearer token; ``subjects`` is the surface, ``scope`` the scope needed."""
+    # Authenticated by bearer token; ``subjects`` is the surface, ``scope`` the scope needed.
+    # (A comment, not a docstring: drf-spectacular would show it on every operation.)
 
     authentication_classes: ClassVar[list[type]] = [BearerAuthentication]  # type: ignore[misc]
     permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]

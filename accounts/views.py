@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +17,8 @@ from config.api.wire import iso_z, page_envelope, query_params
 
 
 class AccountView(SubjectAPIView):
+    """The caller's identity: subject, account, workspaces and default workspace."""
+
     @extend_schema(
         operation_id="account_get",
         responses={200: serializers.AccountResponseSerializer, **error_responses(*BEARER_ERRORS)},
@@ -43,12 +45,11 @@ class AccountView(SubjectAPIView):
 
 
 class SessionListView(SubjectAPIView):
+    """The caller's live sessions (issued tokens), newest first, with the current one flagged."""
+
     @extend_schema(
         operation_id="account_sessions_list",
-        parameters=[
-            OpenApiParameter("page", int, description="page number, from 1"),
-            OpenApiParameter("limit", int, description="rows per page, 1..200 (default 100)"),
-        ],
+        parameters=[serializers.SessionListQuerySerializer],
         responses={
             200: serializers.SessionListResponseSerializer,
             **error_responses(*BEARER_ERRORS, 422),
@@ -77,6 +78,8 @@ class SessionListView(SubjectAPIView):
 
 
 class SessionRevokeSelfView(SubjectAPIView):
+    """Revoke the token that authenticated this request (log out)."""
+
     @extend_schema(
         operation_id="account_sessions_revoke_self",
         responses={200: serializers.RevokeResponseSerializer, **error_responses(*BEARER_ERRORS)},
@@ -93,6 +96,8 @@ class SessionRevokeSelfView(SubjectAPIView):
 
 
 class SessionRevokeView(SubjectAPIView):
+    """Revoke one of the caller's sessions by id; another subject's session is 404."""
+
     @extend_schema(
         operation_id="account_sessions_revoke",
         responses={

@@ -11,7 +11,7 @@ urlpatterns = [
         name="workspace-switch",
     ),
     re_path(
-        r"^workspaces/(?P<workspace_id>[^/:]+):switch$",
+        r"^workspaces/(?P<workspace_id>[^/]+):switch$",
         alias_view(views.WorkspaceSwitchView, post="workspaces_switch_colon").as_view(),
         name="workspace-switch-colon",
     ),

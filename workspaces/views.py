@@ -17,6 +17,8 @@ class _NoQuery(drf_serializers.Serializer):  # type: ignore[type-arg]
 
 
 class WorkspaceListView(SubjectAPIView):
+    """Every workspace the account is a member of, oldest first."""
+
     subjects = frozenset({ACCOUNT})
 
     @extend_schema(
@@ -47,6 +49,8 @@ class WorkspaceListView(SubjectAPIView):
 
 
 class WorkspaceDetailView(SubjectAPIView):
+    """One workspace of the account; a non-member gets 404."""
+
     subjects = frozenset({ACCOUNT})
 
     @extend_schema(
@@ -65,6 +69,8 @@ class WorkspaceDetailView(SubjectAPIView):
 
 
 class WorkspaceSwitchView(SubjectAPIView):
+    """Make a workspace the account's current one and answer its detail."""
+
     subjects = frozenset({ACCOUNT})
 
     @extend_schema(

@@ -92,3 +92,7 @@ def test_switch_malformed_id_is_404(api, alice, token_for):
 
 def test_external_subject_cannot_switch(api, sso_token, acme):
     assert_envelope(api(sso_token).post(f"{LIST}/{acme.id}/switch"), 403)
+
+
+def test_switch_with_a_colon_inside_the_id_is_404(api, alice, token_for):
+    assert_envelope(api(token_for(alice)).post(f"{LIST}/a:b:switch"), 404)
