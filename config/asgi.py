@@ -13,6 +13,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from apps_runtime.routing import sse_patterns  # noqa: E402
+from config.housekeeping import start_background  # noqa: E402
+
+start_background()
 
 application = ProtocolTypeRouter(
     {
