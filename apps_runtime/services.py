@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Account
 from apps_runtime.dsl import DslError, ParsedDsl, dsl_parse, validate_graph
+from apps_runtime.env_secrets import seal_secret_values
 from apps_runtime.models import App, AppModelConfig, Tag, WorkflowVersion
 from workspaces.models import Workspace
 
@@ -118,7 +119,7 @@ def _create_version(app: App, parsed: ParsedDsl, *, version: str, now: datetime)
         version=version,
         graph=block.graph,
         features=block.features,
-        environment_variables=block.environment_variables,
+        environment_variables=seal_secret_values(block.environment_variables),
         conversation_variables=block.conversation_variables,
         extra=block.extra,
         created_at=now,

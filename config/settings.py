@@ -196,6 +196,15 @@ HTTP_NODE_ALLOWED_HOSTS = env_list("HTTP_NODE_ALLOWED_HOSTS", [])
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 SECRETS_ENCRYPTION_KEY = env_str("SECRETS_ENCRYPTION_KEY")
+if SECRETS_ENCRYPTION_KEY:
+    try:
+        from cryptography.fernet import Fernet
+
+        Fernet(SECRETS_ENCRYPTION_KEY.encode())
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            "SECRETS_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from None
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-password")
 
 REST_FRAMEWORK = {

@@ -34,6 +34,7 @@ def _check(**env: str) -> subprocess.CompletedProcess[str]:
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("OPENAPI_RATE_LIMIT_PER_TOKEN", "-1"),
         ("PUBLIC_BASE_URL", "ftp://example.com"),
+        ("SECRETS_ENCRYPTION_KEY", "not-a-fernet-key"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(name, value):

@@ -13,6 +13,7 @@ import yaml
 
 from apps_runtime.dsl.constants import CURRENT_DSL_VERSION
 from apps_runtime.dsl.errors import DslError
+from apps_runtime.env_secrets import unseal_secret_values
 from apps_runtime.models import WORKFLOW_MODES, App, AppModelConfig, WorkflowVersion
 
 
@@ -84,7 +85,9 @@ def _export_version(app: App) -> WorkflowVersion:
 def _workflow_block(version: WorkflowVersion, *, include_secrets: bool) -> dict[str, Any]:
     block: dict[str, Any] = copy.deepcopy(version.extra) if isinstance(version.extra, dict) else {}
     environment = copy.deepcopy(version.environment_variables or [])
-    if not include_secrets:
+    if include_secrets:
+        environment = unseal_secret_values(environment)
+    else:
         for variable in environment:
             if isinstance(variable, dict) and variable.get("value_type") == "secret":
                 variable["value"] = ""

@@ -181,6 +181,28 @@ def test_secret_environment_values_are_blanked_unless_asked(acme):
     assert secret(app_export_dsl(app, include_secrets=True)) == "sk-very-secret"
 
 
+def test_secret_environment_values_are_encrypted_at_rest(acme, settings):
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
+    doc["workflow"]["environment_variables"][1]["value"] = "sk-at-rest"
+    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    table = WorkflowVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT environment_variables FROM {table} WHERE app_id = %s",
+            [app.id.hex if connection.vendor == "sqlite" else app.id],
+        )
+        rows = [str(row[0]) for row in cursor.fetchall()]
+    assert len(rows) == 2 and all("sk-at-rest" not in row and "enc:v1:" in row for row in rows)
+    assert "sk-at-rest" in app_export_dsl(app, include_secrets=True)
+    # Another key cannot read it.
+    settings.SECRETS_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    with pytest.raises(ValueError, match="cannot be decrypted"):
+        app_export_dsl(app, include_secrets=True)
+
+
 @pytest.mark.parametrize("filename", sorted(p.name for p in (FIXTURES / "broken").glob("*.yml")))
 def test_a_broken_file_leaves_nothing_behind(acme, filename):
     with pytest.raises(DslError):
