@@ -1,6 +1,25 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+# SQLite's LIKE and lower() fold ASCII only; this function lets name filters fold any letter.
+SQLITE_CASEFOLD = "app_casefold"
+
+
+def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            SQLITE_CASEFOLD,
+            1,
+            lambda text: None if text is None else text.casefold(),
+            deterministic=True,
+        )
 
 
 class AppsRuntimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "apps_runtime"
+
+    def ready(self) -> None:
+        connection_created.connect(_register_sqlite_functions)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import CharField, F, Func, QuerySet
 
 from accounts.models import Account
+from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App
 from config.api.errors import ApiError
 from config.api.wire import parse_uuid
@@ -62,6 +64,14 @@ def _with_describe_relations(apps: QuerySet[App]) -> QuerySet[App]:
     ).prefetch_related("tags")
 
 
+def _name_contains(apps: QuerySet[App], text: str) -> QuerySet[App]:
+    """Case-insensitive substring match on the name, for every alphabet (not only ASCII)."""
+    if connection.vendor == "sqlite":
+        folded = Func(F("name"), function=SQLITE_CASEFOLD, output_field=CharField())
+        return apps.annotate(name_folded=folded).filter(name_folded__contains=text.casefold())
+    return apps.filter(name__icontains=text)
+
+
 def _page(apps: QuerySet[App], *, page: int, limit: int, name: str | None) -> AppPage:
     """One page of ``apps``; a ``name`` that is a UUID looks up that one app instead."""
     app_id = parse_uuid(name) if name else None
@@ -71,7 +81,7 @@ def _page(apps: QuerySet[App], *, page: int, limit: int, name: str | None) -> Ap
             return AppPage(apps=found, page=1, limit=1, total=1)
         return AppPage(apps=[], page=page, limit=limit, total=0)
     if name:
-        apps = apps.filter(name__icontains=name[:NAME_FILTER_PREFIX])
+        apps = _name_contains(apps, name[:NAME_FILTER_PREFIX])
     total = apps.count()
     offset = (page - 1) * limit
     # A page past the end never reaches the database (a huge offset could overflow it).
@@ -141,15 +151,10 @@ def app_get_for_account(
         return app
 
     if workspace_id is None:
-        raise ApiError(
-            422,
-            WORKSPACE_REQUIRED_FOR_NAME,
-            code="invalid_param",
-            details=[
-                {"type": "missing", "loc": ["workspace_id"], "msg": WORKSPACE_REQUIRED_FOR_NAME}
-            ],
-        )
-    if not is_member(account, workspace_id):
+        # Not a UUID and no workspace to look a name up in: to a client this is an unknown id
+        # (decisions §5: malformed ids are 404); the hint says how a name lookup works.
+        raise ApiError(404, APP_NOT_FOUND, hint=WORKSPACE_REQUIRED_FOR_NAME)
+    if "\x00" in app_ref or not is_member(account, workspace_id):
         raise ApiError(404, APP_NOT_FOUND)
     named = _with_describe_relations(
         apps_servable().filter(workspace_id=workspace_id, name=app_ref)

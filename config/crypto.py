@@ -34,9 +34,7 @@ def is_sealed(value: object) -> bool:
 
 
 def seal(plaintext: str) -> str:
-    """Encrypt ``plaintext``; an already sealed value is returned unchanged."""
-    if is_sealed(plaintext):
-        return plaintext
+    """Encrypt ``plaintext`` (always: a plaintext that merely looks sealed is still plaintext)."""
     return SEALED_PREFIX + _box().encrypt(plaintext.encode()).decode()
 
 

@@ -86,7 +86,10 @@ def _workflow_block(version: WorkflowVersion, *, include_secrets: bool) -> dict[
     block: dict[str, Any] = copy.deepcopy(version.extra) if isinstance(version.extra, dict) else {}
     environment = copy.deepcopy(version.environment_variables or [])
     if include_secrets:
-        environment = unseal_secret_values(environment)
+        try:
+            environment = unseal_secret_values(environment)
+        except ValueError as exc:
+            raise DslError(f"cannot export secrets: {exc}") from None
     else:
         for variable in environment:
             if isinstance(variable, dict) and variable.get("value_type") == "secret":

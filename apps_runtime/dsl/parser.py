@@ -76,7 +76,12 @@ def dsl_load(text: str | bytes) -> Any:
         raise DslError(f"invalid YAML: {exc.problem or exc.context}{where}") from None
     except yaml.YAMLError as exc:
         raise DslError(f"invalid YAML: {exc}") from None
-    return to_json(document)
+    except RecursionError:
+        raise DslError("invalid YAML: the document is nested too deeply") from None
+    try:
+        return to_json(document)
+    except RecursionError:
+        raise DslError("the DSL is nested too deeply") from None
 
 
 def dsl_parse(text: str | bytes) -> ParsedDsl:

@@ -45,6 +45,7 @@ def _convert(value: Any, path: str, budget: _Budget) -> Any:
     if isinstance(value, str):
         if "\x00" in value:
             raise DslError(f"{_where(path)}: text contains a NUL character")
+        _require_utf8(value, path)
         return value
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
@@ -63,6 +64,7 @@ def _key(key: Any, path: str) -> str:
     if isinstance(key, str):
         if "\x00" in key:
             raise DslError(f"{_where(path)}: a key contains a NUL character")
+        _require_utf8(key, path)
         return key
     if isinstance(key, bool):
         return "true" if key else "false"
@@ -71,6 +73,16 @@ def _key(key: Any, path: str) -> str:
     if isinstance(key, (int, float, datetime.date)):
         return key.isoformat() if isinstance(key, datetime.date) else str(key)
     raise DslError(f"{_where(path)}: a mapping key of type {type(key).__name__} has no JSON form")
+
+
+def _require_utf8(text: str, path: str) -> None:
+    """YAML escapes can produce lone surrogates, which no database or JSON encoder accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DslError(
+            f"{_where(path)}: text contains an invalid character (a lone surrogate)"
+        ) from None
 
 
 def _where(path: str) -> str:

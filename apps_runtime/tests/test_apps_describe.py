@@ -286,14 +286,16 @@ def test_name_with_a_colon_on_the_describe_path(client, acme):
     assert response.json()["info"]["id"] == str(app.id)
 
 
-def test_name_lookup_requires_workspace_id(client, echo_workflow):
-    body = assert_envelope(
-        client.get(url("Echo Workflow")),
-        422,
-        code="invalid_param",
-        message="workspace_id is required for name-based lookup",
-    )
-    assert body["details"][0]["loc"] == ["workspace_id"]
+def test_name_lookup_without_workspace_id_is_an_unknown_app(client, echo_workflow):
+    # difyctl reads a non-UUID id it cannot resolve as "not found" (client.md §4.8).
+    body = assert_envelope(client.get(url("Echo Workflow")), 404, message="app not found")
+    assert body["hint"] == "workspace_id is required for name-based lookup"
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "\x00"])
+def test_name_with_a_nul_character_is_404(client, acme, echo_workflow, name):
+    response = client.get(url(quote(name)), {"workspace_id": str(acme.id)})
+    assert_envelope(response, 404, message="app not found")
 
 
 def test_malformed_workspace_id_is_422(client, echo_workflow):

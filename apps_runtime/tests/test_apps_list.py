@@ -190,6 +190,15 @@ def test_name_is_a_case_insensitive_substring(client, acme):
     assert ids(client.get(URL, {"workspace_id": str(acme.id), "name": "missing"})) == []
 
 
+def test_name_filter_folds_case_beyond_ascii(client, acme):
+    app = AppFactory(workspace=acme, name="Émile Über")
+    AppFactory(workspace=acme, name="Echo")
+    for query in ("émile", "ÉMILE", "über", "ÜBER", "e ü"):
+        assert ids(client.get(URL, {"workspace_id": str(acme.id), "name": query})) == [
+            str(app.id)
+        ], query
+
+
 def test_name_uses_only_its_first_30_characters(client, acme):
     long_name = "A" * 30 + "-suffix"
     app = AppFactory(workspace=acme, name=long_name)

@@ -134,3 +134,19 @@ def test_manage_py_exits_1_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert "no path from the start node to an end node" in result.stderr
     assert result.stdout == ""
+
+
+def test_export_of_an_undecryptable_secret_is_a_clean_error(acme, settings):
+    from cryptography.fernet import Fernet
+
+    from apps_runtime import services
+
+    doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
+    doc["workflow"]["environment_variables"][1]["value"] = "enc:v1:looks-sealed-but-is-plain"
+    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    # A value that merely looks sealed was still encrypted on import, so it round-trips.
+    out, _ = run("export_dsl", str(app.id), "--include-secrets")
+    assert "enc:v1:looks-sealed-but-is-plain" in out
+    settings.SECRETS_ENCRYPTION_KEY = Fernet.generate_key().decode()  # the key was rotated
+    with pytest.raises(CommandError, match="cannot export secrets"):
+        run("export_dsl", str(app.id), "--include-secrets")

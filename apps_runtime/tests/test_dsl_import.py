@@ -199,7 +199,7 @@ def test_secret_environment_values_are_encrypted_at_rest(acme, settings):
     assert "sk-at-rest" in app_export_dsl(app, include_secrets=True)
     # Another key cannot read it.
     settings.SECRETS_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    with pytest.raises(ValueError, match="cannot be decrypted"):
+    with pytest.raises(DslError, match="cannot be decrypted"):
         app_export_dsl(app, include_secrets=True)
 
 

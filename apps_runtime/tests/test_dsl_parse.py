@@ -283,3 +283,23 @@ def test_alias_bombs_and_huge_files_are_refused():
         dsl_parse(b"#" * (MAX_DSL_BYTES + 1))
     with pytest.raises(DslError, match="not UTF-8"):
         dsl_parse(b"app: {name: \xff\xfe, mode: chat}")
+
+
+def test_a_deeply_nested_file_is_a_named_error():
+    deep = "[" * 2000 + "]" * 2000
+    text = (
+        "app: {name: x, mode: chat}\nversion: '0.6.0'\n"
+        f"model_config: {{pre_prompt: a, x: {deep}}}\n"
+    )
+    with pytest.raises(DslError, match="nested too deeply"):
+        dsl_parse(text)
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    ['app: {name: "x\\ud800y", mode: chat}', 'app: {name: x, mode: chat, "k\\udfff": 1}'],
+)
+def test_lone_surrogates_are_a_named_error(fragment):
+    text = f"{fragment}\nversion: '0.6.0'\nmodel_config: {{pre_prompt: a}}\n"
+    with pytest.raises(DslError, match="lone surrogate"):
+        dsl_parse(text)

@@ -301,3 +301,9 @@ def test_describe_reports_edits_of_an_imported_demo_copy(client, acme, alice, pa
         assert inputs["properties"][variable] == schema, variable
     assert "added_var" in inputs["required"]
     Draft202012Validator.check_schema(body["input_schema"])
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "-4", "abc", 0, -1, True])
+def test_max_length_that_is_not_a_positive_ascii_number_is_ignored(client, acme, odd):
+    app = make_prompt_app(acme, mode=AppMode.COMPLETION, form=[form_row("p", max_length=odd)])
+    assert "maxLength" not in schema_of(client, app)["properties"]["inputs"]["properties"]["p"]
