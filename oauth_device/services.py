@@ -6,13 +6,14 @@ endpoints call the same functions, so the limits and the binding rules are the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -37,6 +38,9 @@ MAX_POLL_INTERVAL_SECONDS = 60
 
 Status = DeviceGrant.Status
 
+# After a decision the grant lives at least this long, so the next poll can collect it.
+DECISION_GRACE_SECONDS = {Status.APPROVED: 60, Status.DENIED: 1}
+
 
 @dataclass(frozen=True)
 class CreatedGrant:
@@ -51,8 +55,30 @@ def device_grant_create(
     if client_id not in settings.OPENAPI_KNOWN_CLIENT_IDS:
         raise UnsupportedClient()
     now = timezone.now()
-    _pending_cap(ip, now)
     device_code = generate_device_code()
+    # Count and insert under one per-IP lock, so parallel requests cannot overshoot the cap.
+    with transaction.atomic():
+        _lock_ip(ip)
+        _pending_cap(ip, now)
+        return _insert_grant(
+            device_code,
+            client_id=client_id,
+            device_label=device_label,
+            ip=ip,
+            user_agent=user_agent,
+            now=now,
+        )
+
+
+def _insert_grant(
+    device_code: str,
+    *,
+    client_id: str,
+    device_label: str,
+    ip: str,
+    user_agent: str,
+    now: datetime,
+) -> CreatedGrant:
     for _ in range(USER_CODE_ATTEMPTS):
         user_code = generate_user_code()
         if DeviceGrant.objects.filter(user_code=user_code).exclude(status=Status.CONSUMED).exists():
@@ -76,6 +102,20 @@ def device_grant_create(
         logger.info("device grant %s created client_id=%s ip=%s", grant.id, client_id, ip)
         return CreatedGrant(device_code=device_code, grant=grant)
     raise RuntimeError("could not allocate a unique user code")
+
+
+def _lock_ip(ip: str) -> None:
+    """Serialise grant creation per IP until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed on the IP. SQLite: every write
+    transaction already starts with ``BEGIN IMMEDIATE`` (settings), which serialises writers.
+    """
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(
+            hashlib.sha256(f"device-ip:{ip}".encode()).digest()[:8], "big", signed=True
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def _pending_cap(ip: str, now: datetime) -> None:
@@ -197,7 +237,19 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
             grant.account = account
             grant.decided_at = now
             grant.decided_ip = ip[:64]
-            grant.save(update_fields=["status", "decision", "account", "decided_at", "decided_ip"])
+            # A decision made just before expiry still reaches the terminal (contract §4.2).
+            grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[decision])
+            grant.expires_at = max(grant.expires_at, grace)
+            grant.save(
+                update_fields=[
+                    "status",
+                    "decision",
+                    "account",
+                    "decided_at",
+                    "decided_ip",
+                    "expires_at",
+                ]
+            )
             audit_record(
                 f"oauth.device_flow_{decision}",
                 actor_type="account",

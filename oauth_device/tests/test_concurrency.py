@@ -49,3 +49,37 @@ def test_concurrent_polls_mint_exactly_one_token(transactional_db, alice):
     assert all(body["error"] in {"expired_token", "slow_down"} for body in losers), losers
     assert AccessToken.objects.filter(device_label="raced device").count() == 1
     assert DeviceGrant.objects.get().status == "consumed"
+
+
+@pytest.mark.shared_services
+def test_parallel_code_requests_cannot_overshoot_the_pending_cap(transactional_db, settings):
+    settings.DEVICE_PENDING_PER_IP = 3
+    requests = 8
+    barrier = threading.Barrier(requests)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def requester(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            response = Client().post(
+                "/openapi/v1/oauth/device/code",
+                {"client_id": "difyctl", "device_label": f"parallel {index}"},
+                content_type="application/json",
+            )
+            with lock:
+                statuses.append(response.status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=requester, args=(i,)) for i in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert sorted(statuses) == [200] * 3 + [429] * 5
+    assert DeviceGrant.objects.filter(status="pending").count() == 3

@@ -206,3 +206,21 @@ def test_raw_token_and_device_code_are_never_logged(client, alice, caplog):
     token = poll(client, code["device_code"]).json()["token"]
     assert token not in caplog.text
     assert code["device_code"] not in caplog.text
+
+
+def test_an_approval_just_before_expiry_still_reaches_the_terminal(client, alice, clock):
+    code = start(client)
+    assert poll(client, code["device_code"]).json() == {"error": "authorization_pending"}
+    clock.advance(900 - 3)  # three seconds left
+    assert Browser(alice).approve(code["user_code"]).status_code == 200
+    clock.advance(5)  # past the original expiry, within the grace after a decision
+    response = poll(client, code["device_code"])
+    assert response.status_code == 200 and response.json()["token"].startswith("dfoa_")
+
+
+def test_the_grace_after_approval_is_bounded(client, alice, clock):
+    code = start(client)
+    clock.advance(900 - 3)
+    assert Browser(alice).approve(code["user_code"]).status_code == 200
+    clock.advance(61)
+    assert poll(client, code["device_code"]).json() == {"error": "expired_token"}
