@@ -8,12 +8,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.forms import AccountChangeForm, AccountCreationForm
 from accounts.models import AccessToken, Account, AuditEvent
 from accounts.services import access_token_revoke, account_set_status
 
 
 @admin.register(Account)
 class AccountAdmin(UserAdmin):  # type: ignore[type-arg]
+    form = AccountChangeForm
+    add_form = AccountCreationForm
     ordering = ("email",)
     list_display = ("email", "name", "status", "is_staff", "created_at")
     list_filter = ("status", "is_staff", "is_superuser")
@@ -117,7 +120,11 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Revoke selected sessions", permissions=["view"])
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # Rows are read-only in the admin, so revoking needs the model's change permission.
+        return bool(request.user.has_perm("accounts.change_accesstoken"))
+
+    @admin.action(description="Revoke selected sessions", permissions=["revoke"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         count = sum(
             access_token_revoke(

@@ -7,6 +7,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 ACCOUNT_ISSUER = "dify:account"  # stored issuer for account subjects; never a URL, so no collision
@@ -22,6 +23,10 @@ class AccountManager(BaseUserManager["Account"]):
         account.set_password(password)
         account.save(using=self._db)
         return account
+
+    def get_by_natural_key(self, username: str | None) -> Account:
+        # Logins match the email whatever its case; emails are stored lower-case.
+        return self.get(email__iexact=username)
 
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> Account:
         extra.setdefault("is_staff", True)
@@ -49,9 +54,16 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="uq_account_email_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

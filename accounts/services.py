@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import ACCOUNT_ISSUER, AccessToken, Account
 from accounts.tokens import ACCOUNT_PREFIX, EXTERNAL_PREFIX, generate_token, token_digest
+from config.db_locks import lock_name
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,12 @@ def access_token_mint(
         subject_type = AccessToken.SubjectType.EXTERNAL_SSO
         email, issuer, prefix = str(external_email).lower(), external_issuer, EXTERNAL_PREFIX
     days = ttl_days if ttl_days is not None else settings.OAUTH_TTL_DAYS
-    now = timezone.now()
     raw = generate_token(prefix)
+    now = timezone.now()
     with transaction.atomic():
+        # Two logins from one device at once: the second waits here, then finds and revokes the
+        # first one's token instead of failing on the one-live-token-per-device constraint.
+        lock_name(f"access-token:{email}:{issuer}:{client_id}:{device_label}")
         previous = list(
             AccessToken.objects.select_for_update().filter(
                 subject_email=email,

@@ -61,6 +61,9 @@ class SessionListView(SubjectAPIView):
         sessions = selectors.live_sessions(self.subject)
         total = sessions.count()
         current_id = self.subject.token.id
+        offset = (page - 1) * limit
+        # A page past the end never reaches the database (a huge offset could overflow it).
+        window = sessions[offset : offset + limit] if offset < total else []
         rows = [
             {
                 "id": str(token.id),
@@ -72,7 +75,7 @@ class SessionListView(SubjectAPIView):
                 "expires_at": iso_z(token.expires_at),
                 "current": token.id == current_id,
             }
-            for token in sessions[(page - 1) * limit : page * limit]
+            for token in window
         ]
         return Response(page_envelope(rows, page=page, limit=limit, total=total))
 

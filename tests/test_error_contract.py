@@ -95,3 +95,14 @@ def test_raw_token_is_stored_nowhere_and_never_logged(api, alice, token_for, cap
     page = admin_client.get("/admin/accounts/accesstoken/")
     assert page.status_code == 200
     assert secret not in page.content.decode()
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/event-stream", "application/xml"])
+def test_accept_header_never_causes_406(client, alice, token_for, accept):
+    response = client.get(
+        "/openapi/v1/account", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}", HTTP_ACCEPT=accept
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    # An error is JSON too.
+    assert_envelope(client.get("/openapi/v1/account", HTTP_ACCEPT=accept), 401)

@@ -35,6 +35,7 @@ def _check(**env: str) -> subprocess.CompletedProcess[str]:
         ("OPENAPI_RATE_LIMIT_PER_TOKEN", "-1"),
         ("PUBLIC_BASE_URL", "ftp://example.com"),
         ("SECRETS_ENCRYPTION_KEY", "not-a-fernet-key"),
+        ("LOG_LEVEL", "LOUD"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(name, value):

@@ -77,3 +77,48 @@ def test_audit_trail_is_read_only(staff_client, alice, token_for):
         ).status_code
         == 403
     )
+
+
+def test_view_only_staff_cannot_revoke(client, alice, token_for, api):
+    from django.contrib.auth.models import Permission
+
+    viewer = Account.objects.create_user("viewer@example.com", "viewer-password-1", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accesstoken"))
+    client.force_login(viewer)
+    token = token_for(alice, label="keep me")
+    row = AccessToken.objects.get(device_label="keep me")
+    page = client.get("/admin/accounts/accesstoken/").content.decode()
+    assert "keep me" in page and "revoke_selected" not in page
+    client.post(
+        "/admin/accounts/accesstoken/",
+        {"action": "revoke_selected", "_selected_action": [str(row.pk)]},
+    )
+    row.refresh_from_db()
+    assert row.revoked_at is None
+    assert api(token).get("/openapi/v1/account").status_code == 200
+
+
+def test_admin_adds_accounts_with_lower_case_unique_email(staff_client):
+    response = staff_client.post(
+        "/admin/accounts/account/add/",
+        {
+            "email": "New.User@Example.com",
+            "name": "New",
+            "password1": "a-strong-pass-1",
+            "password2": "a-strong-pass-1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Account.objects.filter(email="new.user@example.com").exists()
+    again = staff_client.post(
+        "/admin/accounts/account/add/",
+        {
+            "email": "NEW.user@example.com",
+            "name": "Dup",
+            "password1": "a-strong-pass-1",
+            "password2": "a-strong-pass-1",
+        },
+    )
+    assert again.status_code == 200
+    assert "already exists" in again.content.decode()
+    assert Account.objects.filter(email__iexact="new.user@example.com").count() == 1

@@ -52,3 +52,20 @@ def test_createsuperuser(db, monkeypatch):
     call_command("createsuperuser", "--noinput", "--email", "Admin@Example.com", "--name", "Admin")
     admin = Account.objects.get(email="admin@example.com")
     assert admin.is_superuser and admin.is_staff and admin.check_password("a-strong-password-1")
+
+
+def test_login_email_is_case_insensitive(client, alice):
+    response = client.post(
+        "/accounts/login/", {"username": "Alice@Example.COM", "password": "pw-123456789"}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(alice.pk)
+
+
+def test_emails_are_unique_whatever_their_case(db):
+    import pytest
+    from django.db import IntegrityError, transaction
+
+    Account.objects.create(email="x@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.create(email="X@Example.com")

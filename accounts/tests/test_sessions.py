@@ -83,6 +83,11 @@ def test_strict_query(api, alice, token_for, query):
     assert next(iter(query)) in body["message"]
 
 
+def test_a_page_far_past_the_end_is_empty(api, alice, token_for):
+    body = api(token_for(alice)).get(URL, {"page": "99999999999999999999"}).json()
+    assert body["data"] == [] and body["total"] == 1 and body["has_more"] is False
+
+
 def test_limit_200_is_allowed(api, alice, token_for):
     assert api(token_for(alice)).get(URL, {"limit": 200}).json()["limit"] == 200
 

@@ -86,6 +86,24 @@ def test_switch_makes_workspace_current(api, alice, acme, token_for, suffix):
     assert client.get("/openapi/v1/account").json()["default_workspace_id"] == str(other.id)
 
 
+def test_member_can_switch(api, bob, acme, token_for):
+    client = api(token_for(bob))
+    body = client.post(f"{LIST}/{acme.id}/switch").json()
+    assert body["role"] == "normal" and body["current"] is True
+    assert client.get("/openapi/v1/account").json()["default_workspace_id"] == str(acme.id)
+
+
+def test_cannot_switch_into_an_archived_workspace(api, alice, acme, token_for):
+    archived = Workspace.objects.create(name="Old", status=Workspace.Status.ARCHIVE)
+    Membership.objects.create(workspace=archived, account=alice, role="owner")
+    client = api(token_for(alice))
+    body = assert_envelope(
+        client.post(f"{LIST}/{archived.id}:switch"), 404, message="workspace not found"
+    )
+    assert body["hint"] == "the workspace is archived"
+    assert client.get("/openapi/v1/account").json()["default_workspace_id"] == str(acme.id)
+
+
 def test_switch_malformed_id_is_404(api, alice, token_for):
     assert_envelope(api(token_for(alice)).post(f"{LIST}/not-a-uuid:switch"), 404)
 
