@@ -6,14 +6,13 @@ endpoints call the same functions, so the limits and the binding rules are the s
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from accounts.models import Account
 from accounts.selectors import account_identity
 from accounts.services import access_token_mint
 from config.api.wire import iso_z
+from config.db_locks import lock_name
 from oauth_device import limits
 from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
 from oauth_device.errors import PollError, RateLimited, UnsupportedClient
@@ -39,7 +39,7 @@ MAX_POLL_INTERVAL_SECONDS = 60
 Status = DeviceGrant.Status
 
 # After a decision the grant lives at least this long, so the next poll can collect it.
-DECISION_GRACE_SECONDS = {Status.APPROVED: 60, Status.DENIED: 1}
+DECISION_GRACE_SECONDS: dict[str, int] = {Status.APPROVED: 60, Status.DENIED: 1}
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def device_grant_create(
     device_code = generate_device_code()
     # Count and insert under one per-IP lock, so parallel requests cannot overshoot the cap.
     with transaction.atomic():
-        _lock_ip(ip)
+        lock_name(f"device-grants-of-ip:{ip}")
         _pending_cap(ip, now)
         return _insert_grant(
             device_code,
@@ -102,20 +102,6 @@ def _insert_grant(
         logger.info("device grant %s created client_id=%s ip=%s", grant.id, client_id, ip)
         return CreatedGrant(device_code=device_code, grant=grant)
     raise RuntimeError("could not allocate a unique user code")
-
-
-def _lock_ip(ip: str) -> None:
-    """Serialise grant creation per IP until the transaction ends.
-
-    PostgreSQL: a transaction-scoped advisory lock keyed on the IP. SQLite: every write
-    transaction already starts with ``BEGIN IMMEDIATE`` (settings), which serialises writers.
-    """
-    if connection.vendor == "postgresql":
-        key = int.from_bytes(
-            hashlib.sha256(f"device-ip:{ip}".encode()).digest()[:8], "big", signed=True
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def _pending_cap(ip: str, now: datetime) -> None:
