@@ -19,6 +19,7 @@ from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App
 from config.api.errors import ApiError
 from config.api.wire import parse_uuid
+from workspaces.models import Workspace
 from workspaces.selectors import is_member
 
 APP_NOT_FOUND = "app not found"
@@ -47,7 +48,10 @@ def apps_servable() -> QuerySet[App]:
 
 
 def apps_permitted_external() -> QuerySet[App]:
-    return apps_servable().filter(access_mode__in=EXTERNAL_ACCESS_MODES)
+    """Deployment-wide: permitted access modes, and never an app of an archived workspace."""
+    return apps_servable().filter(
+        access_mode__in=EXTERNAL_ACCESS_MODES, workspace__status=Workspace.Status.NORMAL
+    )
 
 
 def _with_list_relations(apps: QuerySet[App]) -> QuerySet[App]:

@@ -57,6 +57,17 @@ def test_lists_public_and_sso_verified_apps_of_every_workspace(client, acme, ali
     assert body["data"][0]["workspace_name"] == "Globex"
 
 
+def test_apps_of_an_archived_workspace_are_not_permitted(client, acme):
+    from workspaces.models import Workspace
+
+    closed = WorkspaceFactory(name="Closed")
+    hidden = AppFactory(workspace=closed, access_mode=PUBLIC)
+    shown = AppFactory(workspace=acme, access_mode=PUBLIC)
+    Workspace.objects.filter(pk=closed.pk).update(status=Workspace.Status.ARCHIVE)
+    assert ids(client.get(URL)) == [str(shown.id)]
+    assert_envelope(client.get(f"{URL}/{hidden.id}"), 404, message="app not found")
+
+
 def test_empty(client, db):
     assert client.get(URL).json() == {
         "page": 1,
