@@ -13,14 +13,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from apps_runtime.routing import sse_patterns  # noqa: E402
+from config.body_limit import BodySizeLimit  # noqa: E402
 from config.housekeeping import start_background  # noqa: E402
 
 start_background()
 
-application = ProtocolTypeRouter(
-    {
-        "http": URLRouter(
-            [*sse_patterns, re_path(r"", django_app)]  # type: ignore[arg-type]
-        ),
-    }
+application = BodySizeLimit(
+    ProtocolTypeRouter(
+        {
+            "http": URLRouter(
+                [*sse_patterns, re_path(r"", django_app)]  # type: ignore[arg-type]
+            ),
+        }
+    )
 )

@@ -1,0 +1,78 @@
+"""Oversize bodies are refused with 413 on the ASGI server, chunked ones included."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from config.asgi import application
+
+
+def _call(path: str, chunks: list[bytes]) -> tuple[int, dict[str, str], bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
+    sent: list[dict] = []
+
+    async def receive():
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.Future()  # the client stays connected until the app is done
+
+    async def send(message):
+        sent.append(message)
+
+    async_to_sync(application)(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], headers, body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_body_over_the_limit_is_413(settings):
+    settings.MAX_REQUEST_BODY_BYTES = 4096
+    status, headers, body = _call("/openapi/v1/oauth/device/code", [b"x" * 3000] * 3)
+    assert status == 413
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {
+        "code": "request_entity_too_large",
+        "message": "request body too large",
+        "status": 413,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunked_body_within_the_limit_reaches_the_app(settings):
+    settings.MAX_REQUEST_BODY_BYTES = 4096
+    payload = json.dumps({"client_id": "difyctl", "device_label": "chunked"}).encode()
+    status, _, body = _call("/openapi/v1/oauth/device/code", [payload[:10], payload[10:]])
+    assert status == 200, body
+    assert json.loads(body)["user_code"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_oversize_page_post_is_413_plain_text(settings):
+    settings.MAX_REQUEST_BODY_BYTES = 1024
+    status, headers, _ = _call("/accounts/login/", [b"x" * 2048])
+    assert status == 413 and headers["content-type"].startswith("text/plain")
