@@ -1,44 +1,21 @@
 """Concurrent writes that race on a unique constraint end cleanly, never in a 500 (PostgreSQL)."""
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from accounts.models import AccessToken
 from accounts.services import access_token_mint
+from tests.concurrency import race
 from workspaces.models import Membership, Workspace
 from workspaces.services import workspace_switch
 
 THREADS = 6
 
 
-def _race(work: Callable[[int], object]) -> list[BaseException]:
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            work(index)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return errors
-
-
 @pytest.mark.shared_services
 def test_simultaneous_logins_from_one_device_leave_one_live_token(transactional_db, alice):
-    errors = _race(
-        lambda i: access_token_mint(client_id="difyctl", device_label="twin", account=alice)
+    errors = race(
+        THREADS,
+        lambda i: access_token_mint(client_id="difyctl", device_label="twin", account=alice),
     )
     assert errors == []
     live = AccessToken.objects.filter(device_label="twin", revoked_at__isnull=True)
@@ -51,6 +28,6 @@ def test_simultaneous_switches_leave_one_current_workspace(transactional_db, ali
     spaces = [Workspace.objects.create(name=f"w{i}") for i in range(THREADS)]
     for space in spaces:
         Membership.objects.create(workspace=space, account=alice, role="normal")
-    errors = _race(lambda i: workspace_switch(alice, spaces[i].id))
+    errors = race(THREADS, lambda i: workspace_switch(alice, spaces[i].id))
     assert errors == []
     assert Membership.objects.filter(account=alice, current=True).count() == 1

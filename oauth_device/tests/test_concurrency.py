@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.models import AccessToken
 from oauth_device.models import DeviceGrant
 from oauth_device.tests.helpers import Browser, poll, start
+from tests.concurrency import race
 
 POLLERS = 4
 
@@ -55,31 +56,19 @@ def test_concurrent_polls_mint_exactly_one_token(transactional_db, alice):
 def test_parallel_code_requests_cannot_overshoot_the_pending_cap(transactional_db, settings):
     settings.DEVICE_PENDING_PER_IP = 3
     requests = 8
-    barrier = threading.Barrier(requests)
     statuses: list[int] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def requester(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            response = Client().post(
-                "/openapi/v1/oauth/device/code",
-                {"client_id": "difyctl", "device_label": f"parallel {index}"},
-                content_type="application/json",
-            )
-            with lock:
-                statuses.append(response.status_code)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        response = Client().post(
+            "/openapi/v1/oauth/device/code",
+            {"client_id": "difyctl", "device_label": f"parallel {index}"},
+            content_type="application/json",
+        )
+        with lock:
+            statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=requester, args=(i,)) for i in range(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    errors = race(requests, requester)
     assert not errors, errors
     assert sorted(statuses) == [200] * 3 + [429] * 5
     assert DeviceGrant.objects.filter(status="pending").count() == 3
