@@ -52,6 +52,17 @@ def rate_limited_page(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     return response
 
 
+def outcome_page(
+    request: HttpRequest, exc: RateLimited | GrantUnknown | GrantAlreadyResolved
+) -> HttpResponse:
+    """The page for a code that cannot be shown or decided: limited, unknown or already decided."""
+    if isinstance(exc, RateLimited):
+        return rate_limited_page(request, exc)
+    if isinstance(exc, GrantAlreadyResolved):
+        return result_page(request, "resolved", status=409, decision=exc.status)
+    return result_page(request, "unknown", status=404)
+
+
 @method_decorator(never_cache, name="dispatch")
 class DeviceEntryPage(LoginRequiredMixin, View):
     """GET: the code form (pre-filled from ``?user_code=``). POST: the confirmation page."""
@@ -76,12 +87,8 @@ class DeviceEntryPage(LoginRequiredMixin, View):
                 client_ip(request),
                 lambda: device_grant_for_account(raw[:USER_CODE_MAX], account),
             )
-        except RateLimited as exc:
-            return rate_limited_page(request, exc)
-        except GrantUnknown:
-            return result_page(request, "unknown", status=404)
-        except GrantAlreadyResolved as exc:
-            return result_page(request, "resolved", status=409, decision=exc.status)
+        except (RateLimited, GrantUnknown, GrantAlreadyResolved) as exc:
+            return outcome_page(request, exc)
         now = timezone.now()
         return render(
             request,
@@ -109,10 +116,6 @@ class DeviceDecisionPage(LoginRequiredMixin, View):
                 account=_account(request),
                 ip=client_ip(request),
             )
-        except RateLimited as exc:
-            return rate_limited_page(request, exc)
-        except GrantUnknown:
-            return result_page(request, "unknown", status=404)
-        except GrantAlreadyResolved as exc:
-            return result_page(request, "resolved", status=409, decision=exc.status)
+        except (RateLimited, GrantUnknown, GrantAlreadyResolved) as exc:
+            return outcome_page(request, exc)
         return result_page(request, "approved" if self.approve else "denied", grant=grant)

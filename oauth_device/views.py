@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Account
 from config.api.client_ip import client_ip
-from config.api.errors import ApiError
+from config.api.errors import ApiError, serializer_error
 from config.api.schema import ErrorResponseSerializer, error_responses
 from oauth_device import limits, selectors, services
 from oauth_device.errors import (
@@ -71,19 +71,7 @@ def validated(serializer_class: type[serializers.Serializer[Any]], data: Any) ->
     serializer = serializer_class(data=data)
     if serializer.is_valid():
         return dict(serializer.validated_data)
-    details: list[dict[str, Any]] = []
-    for field, errors in serializer.errors.items():
-        for error in errors if isinstance(errors, list) else [errors]:
-            details.append(
-                {
-                    "type": str(getattr(error, "code", "invalid")),
-                    "loc": [] if field == "non_field_errors" else [field],
-                    "msg": str(error),
-                }
-            )
-    first = details[0]
-    message = f"{first['loc'][0]}: {first['msg']}" if first["loc"] else first["msg"]
-    raise ApiError(400, message, code="invalid_param", details=details)
+    raise serializer_error(serializer.errors, status=400)
 
 
 def rfc_error(

@@ -102,8 +102,11 @@ def envelope_response(status: int, message: str, **kwargs: Any) -> JsonResponse:
     return response
 
 
-def validation_error(details: list[dict[str, Any]], message: str | None = None) -> ApiError:
-    """422 ``invalid_param``; the message names the first failing field in plain words."""
+def validation_error(
+    details: list[dict[str, Any]], message: str | None = None, *, status: int = 422
+) -> ApiError:
+    """``invalid_param`` (422 unless the route says otherwise); the message names the first
+    failing field in plain words."""
     if message is None:
         first = details[0] if details else None
         message = (
@@ -111,11 +114,12 @@ def validation_error(details: list[dict[str, Any]], message: str | None = None) 
             if first and first.get("loc")
             else (first["msg"] if first else "Request validation failed")
         )
-    return ApiError(422, message, code="invalid_param", details=details)
+    return ApiError(status, message, code="invalid_param", details=details)
 
 
-def field_error(field: str, msg: str, *, kind: str = "value_error") -> ApiError:
-    return validation_error([{"type": kind, "loc": [field], "msg": msg}])
+def serializer_error(errors: Any, *, status: int = 422) -> ApiError:
+    """The envelope for a DRF serializer's ``errors`` (or a ``ValidationError.detail``)."""
+    return validation_error(_flatten_drf_detail(errors, []), status=status)
 
 
 def _flatten_drf_detail(detail: Any, loc: list[str]) -> list[dict[str, Any]]:
@@ -150,7 +154,7 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, drf_exceptions.ValidationError):
-        return validation_error(_flatten_drf_detail(exc.detail, []))
+        return serializer_error(exc.detail)
     if isinstance(exc, drf_exceptions.ParseError):
         return ApiError(
             400, "Invalid JSON payload received or JSON payload is empty.", code="bad_request"

@@ -68,13 +68,6 @@ def query_params(
     return dict(serializer.validated_data)
 
 
-class PageQuery(serializers.Serializer[Any]):
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    limit = serializers.IntegerField(
-        required=False, default=20, min_value=1, max_value=MAX_PAGE_LIMIT
-    )
-
-
 def page_envelope(
     rows: Sequence[Any] | Iterable[Any], *, page: int, limit: int, total: int
 ) -> dict[str, Any]:
