@@ -13,7 +13,7 @@ from accounts.services import access_token_revoke
 from config.api import ratelimit
 from config.api.errors import ApiError
 from config.api.schema import BEARER_ERRORS, error_responses
-from config.api.wire import iso_z, page_envelope, query_params
+from config.api.wire import iso_z, page_envelope, page_rows, query_params
 
 
 class AccountView(SubjectAPIView):
@@ -61,9 +61,7 @@ class SessionListView(SubjectAPIView):
         sessions = selectors.live_sessions(self.subject)
         total = sessions.count()
         current_id = self.subject.token.id
-        offset = (page - 1) * limit
-        # A page past the end never reaches the database (a huge offset could overflow it).
-        window = sessions[offset : offset + limit] if offset < total else []
+        window = page_rows(sessions, page=page, limit=limit, total=total)
         rows = [
             {
                 "id": str(token.id),

@@ -18,7 +18,7 @@ from accounts.models import Account
 from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App
 from config.api.errors import ApiError
-from config.api.wire import parse_uuid
+from config.api.wire import page_rows, parse_uuid
 from workspaces.models import Workspace
 from workspaces.selectors import is_member
 
@@ -87,9 +87,7 @@ def _page(apps: QuerySet[App], *, page: int, limit: int, name: str | None) -> Ap
     if name:
         apps = _name_contains(apps, name[:NAME_FILTER_PREFIX])
     total = apps.count()
-    offset = (page - 1) * limit
-    # A page past the end never reaches the database (a huge offset could overflow it).
-    rows = list(apps[offset : offset + limit]) if offset < total else []
+    rows = page_rows(apps, page=page, limit=limit, total=total)
     return AppPage(apps=rows, page=page, limit=limit, total=total)
 
 

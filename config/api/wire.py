@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework import serializers
 
@@ -66,6 +67,13 @@ def query_params(
             )
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def page_rows(rows: QuerySet[Any], *, page: int, limit: int, total: int) -> list[Any]:
+    """One page of ``rows``; a page past the end never reaches the database (a huge offset
+    could overflow the database's integer)."""
+    offset = (page - 1) * limit
+    return list(rows[offset : offset + limit]) if offset < total else []
 
 
 def page_envelope(
