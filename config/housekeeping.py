@@ -1,7 +1,9 @@
 """Periodic clean-up (decisions §7): one task list, run by ``manage.py housekeeping`` (cron) and
 by a background thread in each server process every ``HOUSEKEEPING_SECONDS``.
 
-A cache lock lets only one process run a round at a time; with Redis that holds across machines.
+Each Django app registers its own tasks from ``AppConfig.ready()`` with :func:`register_task`, so
+this module knows no app. A cache lock lets only one process run a round at a time; with Redis that
+holds across machines.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ logger = logging.getLogger("difyapi.housekeeping")
 LOCK_KEY = "housekeeping:lock"
 
 _started = threading.Event()
+_registry: dict[str, Callable[[], int]] = {}
+
+
+def register_task(label: str, task: Callable[[], int]) -> None:
+    """Add a task to every round; ``label`` says what it does and its result counts items.
+
+    Registering the same label again replaces the task (``ready()`` may run more than once).
+    """
+    _registry[label] = task
 
 
 def tasks() -> list[tuple[str, Callable[[], int]]]:
-    """(what, task) pairs; each task returns how many items it handled."""
-    from accounts.services import access_tokens_expire_overdue
-    from oauth_device.services import device_grants_purge
-
-    return [
-        ("expired or consumed device grants purged", device_grants_purge),
-        ("overdue access tokens expired", access_tokens_expire_overdue),
-    ]
+    """(what, task) pairs in registration order; each task returns how many items it handled."""
+    return list(_registry.items())
 
 
 def run_once() -> dict[str, int]:

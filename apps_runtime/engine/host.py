@@ -1,0 +1,47 @@
+"""The narrow seam between the engine and whoever runs it (decisions §7).
+
+The engine emits events and asks for model output through an ``EngineHost``; the host adds the
+run's identifiers (``task_id``, ``workflow_run_id``, ``message_id``, ``conversation_id``,
+``created_at``), appends every event to the run's event log, records node executions, resolves
+provider configurations and owns the stop flag. Another executor (threads, Celery) only needs
+another host, never a change to the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from apps_runtime.providers.types import ModelChunk
+
+
+class StopRequested(Exception):
+    """Raised inside the engine when the host says the run was stopped."""
+
+
+class EngineHost(Protocol):
+    def emit(self, event: dict[str, Any]) -> None:
+        """Publish one event: ``{"event": name, ...payload}`` without the run's identifiers."""
+
+    def should_stop(self) -> bool:
+        """True once the run was stopped; checked before each node and each streamed chunk."""
+
+    def chat_stream(
+        self,
+        *,
+        provider: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> Iterator[ModelChunk]:
+        """Stream a chat completion from the app workspace's configuration for ``provider``.
+
+        Raises ``ProviderError`` (``ProviderNotConfigured`` when nothing is configured). The
+        iterator is closed (and the HTTP call aborted) when the consumer stops early.
+        """
+        ...
+
+    def history(self, limit: int | None) -> list[tuple[str, str]]:
+        """Earlier turns of this conversation as (query, answer), oldest first, at most
+        ``limit`` of the most recent (``None``: all); [] outside a conversation."""
+        ...
