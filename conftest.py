@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+# The local OpenAI-compatible server (``llm_server``, ``llm_env``) for every test directory.
+pytest_plugins = ["tests.llm_server"]
+
 TEST_PASSWORD = "pw-123456789"
 SHARED_SERVICES = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 
