@@ -1,5 +1,6 @@
 """Bearer authentication (contract §3.3, decisions §3): one implementation for DRF views and
-Channels consumers.
+Channels consumers, the :class:`Subject` it yields, and :class:`BearerAPIView`, the base class of
+every bearer-authenticated view.
 
 Order: header → format check (no query for a malformed token) → per-token rate limit → one indexed
 query by digest → expiry (hard-expire) → disabled account → ``last_used_at`` at most once a minute.
@@ -13,20 +14,36 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from accounts.models import AccessToken, Account
 from accounts.services import access_token_expire
 from accounts.tokens import token_digest, well_formed
 from config.api import ratelimit
-from config.api.errors import BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, ApiError
+from config.api.errors import (
+    BEARER_CHALLENGE,
+    INSUFFICIENT_SCOPE_CHALLENGE,
+    INVALID_TOKEN_CHALLENGE,
+    ApiError,
+    RateLimited,
+)
 
 logger = logging.getLogger("difyapi.auth")
+audit_logger = logging.getLogger("difyapi.audit")
+
+ACCOUNT = AccessToken.SubjectType.ACCOUNT.value
+EXTERNAL = AccessToken.SubjectType.EXTERNAL_SSO.value
+CANONICAL_PATH = {
+    ACCOUNT: "/openapi/v1/apps",
+    EXTERNAL: "/openapi/v1/permitted-external-apps",
+}
 
 SCOPES_BY_SUBJECT = {
     AccessToken.SubjectType.ACCOUNT: frozenset({"full"}),
@@ -56,6 +73,17 @@ class Subject:
     def has_scope(self, scope: str) -> bool:
         return "full" in self.scopes or scope in self.scopes
 
+    @property
+    def key(self) -> str:
+        """Who this is, as one string: rate-limit buckets, stream caps and ownership columns.
+
+        An account is its id (a renamed email stays the same subject); an external identity is its
+        issuer and email, so the same email from two identity providers never shares anything.
+        """
+        if self.account is not None:
+            return f"account:{self.account.pk}"
+        return f"{self.subject_type}:{self.issuer or ''}:{self.email}"
+
 
 def missing_bearer(message: str = "missing bearer token") -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": BEARER_CHALLENGE})
@@ -84,18 +112,7 @@ def resolve_bearer(authorization: str | None) -> Subject:
     digest = token_digest(raw)
     wait = ratelimit.hit("token", digest, limit=settings.OPENAPI_RATE_LIMIT_PER_TOKEN, window=60)
     if wait is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            headers={"Retry-After": str(wait)},
-            body={
-                "code": "too_many_requests",
-                "message": "rate_limited",
-                "status": 429,
-                "error": "rate_limited",
-                "retry_after_ms": wait * 1000,
-            },
-        )
+        raise RateLimited(wait, token_body=True)
     token = (
         AccessToken.objects.select_related("account")
         .filter(token_hash=digest, revoked_at__isnull=True)
@@ -148,3 +165,43 @@ class BearerAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return BEARER_CHALLENGE
+
+
+class BearerAPIView(APIView):
+    # Authenticated by bearer token; ``subjects`` is the surface, ``scope`` the scope needed.
+    # (A comment, not a docstring: drf-spectacular would show it on every operation.)
+
+    authentication_classes: ClassVar[list[type]] = [BearerAuthentication]  # type: ignore[misc]
+    permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]
+    subjects: ClassVar[frozenset[str]] = frozenset({ACCOUNT, EXTERNAL})
+    scope: ClassVar[str | None] = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        subject = request.user
+        if not isinstance(subject, Subject):
+            raise missing_bearer()
+        if subject.subject_type not in self.subjects:
+            audit_logger.info(
+                "audit action=openapi.wrong_surface_denied subject_type=%s attempted_path=%s "
+                "client_id=%s token_id=%s",
+                subject.subject_type,
+                request.path,
+                subject.token.client_id,
+                subject.token.id,
+            )
+            raise ApiError(
+                403, f"wrong_surface (canonical: {CANONICAL_PATH[subject.subject_type]})"
+            )
+        if self.scope and not subject.has_scope(self.scope):
+            raise ApiError(
+                403,
+                f"insufficient_scope: {self.scope}",
+                headers={"WWW-Authenticate": INSUFFICIENT_SCOPE_CHALLENGE},
+            )
+
+    @property
+    def subject(self) -> Subject:
+        subject = self.request.user
+        assert isinstance(subject, Subject)
+        return subject

@@ -8,15 +8,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, serializers
-from accounts.api import SubjectAPIView
+from accounts.authentication import BearerAPIView
 from accounts.services import access_token_revoke
 from config.api import ratelimit
-from config.api.errors import ApiError
 from config.api.schema import BEARER_ERRORS, error_responses
 from config.api.wire import iso_z, page_envelope, page_rows, query_params
 
 
-class AccountView(SubjectAPIView):
+class AccountView(BearerAPIView):
     """The caller's identity: subject, account, workspaces and default workspace."""
 
     @extend_schema(
@@ -25,12 +24,12 @@ class AccountView(SubjectAPIView):
     )
     def get(self, request: Request) -> Response:
         subject = self.subject
-        key = f"account:{subject.account.id}" if subject.account else f"subject:{subject.email}"
-        wait = ratelimit.hit(
-            "account-read", key, limit=settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE, window=60
+        ratelimit.enforce(
+            "account-read",
+            subject.key,
+            limit=settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE,
+            window=60,
         )
-        if wait is not None:
-            raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)})
         body: dict[str, Any] = {
             "subject_type": subject.subject_type,
             "subject_email": subject.email,
@@ -44,7 +43,7 @@ class AccountView(SubjectAPIView):
         return Response(body)
 
 
-class SessionListView(SubjectAPIView):
+class SessionListView(BearerAPIView):
     """The caller's live sessions (issued tokens), newest first, with the current one flagged."""
 
     @extend_schema(
@@ -78,7 +77,7 @@ class SessionListView(SubjectAPIView):
         return Response(page_envelope(rows, page=page, limit=limit, total=total))
 
 
-class SessionRevokeSelfView(SubjectAPIView):
+class SessionRevokeSelfView(BearerAPIView):
     """Revoke the token that authenticated this request (log out)."""
 
     @extend_schema(
@@ -96,7 +95,7 @@ class SessionRevokeSelfView(SubjectAPIView):
         return Response({"status": "revoked"})
 
 
-class SessionRevokeView(SubjectAPIView):
+class SessionRevokeView(BearerAPIView):
     """Revoke one of the caller's sessions by id; another subject's session is 404."""
 
     @extend_schema(

@@ -1,15 +1,25 @@
-"""Demo apps for ``manage.py seed_demo``: DSL files in ``demo_apps/``, imported idempotently."""
+"""Demo data for ``manage.py seed_demo``, idempotent: the demo account, its two workspaces and the
+demo apps (DSL files in ``demo_apps/``).
+
+It lives with the app catalog because the demo apps do; the workspaces app never imports the
+runtime.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+from django.db import transaction
+
 from accounts.models import Account
 from apps_runtime.dsl import dsl_parse
 from apps_runtime.models import App
 from apps_runtime.services import app_add_tags, app_import_parsed, app_set_access_mode
-from workspaces.models import Workspace
+from workspaces.models import Membership, Workspace
+
+DEMO_EMAIL = "demo@example.com"
 
 DEMO_APPS_DIR = Path(__file__).resolve().parent / "demo_apps"
 
@@ -29,6 +39,41 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("approval_request.yml", ("demo", "workflow", "human-input")),
 )
 SHARED_APPS: tuple[DemoApp, ...] = (DemoApp("echo_workflow.yml", ("shared", "workflow")),)
+
+
+def demo_seed() -> list[str]:
+    """Create (or reset the password of) the demo account, its workspaces and the demo apps;
+    return what to print."""
+    password = settings.DEMO_PASSWORD
+    with transaction.atomic():
+        account = Account.objects.filter(email=DEMO_EMAIL).first()
+        if account is None:
+            account = Account.objects.create_user(DEMO_EMAIL, password, name="Demo User")
+        else:
+            account.set_password(password)
+            account.status = Account.Status.ACTIVE
+            account.save(update_fields=["password", "status"])
+        demo = _workspace("Demo")
+        shared = _workspace("Shared Team")
+        Membership.objects.get_or_create(
+            workspace=demo,
+            account=account,
+            defaults={"role": Membership.Role.OWNER, "current": True},
+        )
+        Membership.objects.get_or_create(
+            workspace=shared, account=account, defaults={"role": Membership.Role.NORMAL}
+        )
+        app_lines = seed_demo_apps(demo=demo, shared=shared, author=account)
+    return [
+        f"demo account: {DEMO_EMAIL} / password: {password}",
+        f"workspaces: Demo ({demo.id}), Shared Team ({shared.id})",
+        *app_lines,
+    ]
+
+
+def _workspace(name: str) -> Workspace:
+    workspace = Workspace.objects.filter(name=name).order_by("created_at").first()
+    return workspace or Workspace.objects.create(name=name)
 
 
 def seed_demo_apps(*, demo: Workspace, shared: Workspace, author: Account) -> list[str]:

@@ -1,6 +1,7 @@
 from django.urls import URLPattern, path, re_path
 
 from apps_runtime import views
+from config.api.aliases import alias_path
 
 # ``[^/]+`` lets a name lookup carry any character but a slash; the bare ``/apps/{id}`` alias stops
 # at a colon, which later clients use for verbs (``/apps/{id}:run``).
@@ -9,16 +10,19 @@ urlpatterns: list[URLPattern] = [
     re_path(
         r"^apps/(?P<app_id>[^/]+)/describe$", views.AppDescribeView.as_view(), name="app-describe"
     ),
-    re_path(r"^apps/(?P<app_id>[^/:]+)$", views.AppGetView.as_view(), name="app"),
+    # The later clients' path of describe.
+    alias_path(r"^apps/(?P<app_id>[^/:]+)$", views.AppDescribeView, name="app", get="apps_get"),
     path(
         "permitted-external-apps",
         views.PermittedExternalAppListView.as_view(),
         name="permitted-external-apps",
     ),
-    re_path(
+    # The era-A shape of the path.
+    alias_path(
         r"^permitted-external-apps/(?P<app_id>[^/]+)/describe$",
-        views.PermittedExternalAppDescribeAliasView.as_view(),
+        views.PermittedExternalAppDescribeView,
         name="permitted-external-app-describe",
+        get="permitted_external_apps_describe",
     ),
     re_path(
         r"^permitted-external-apps/(?P<app_id>[^/:]+)$",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import ACCOUNT, EXTERNAL, SubjectAPIView
+from accounts.authentication import ACCOUNT, EXTERNAL, BearerAPIView
 from apps_runtime import selectors, serializers
 from config.api.schema import BEARER_ERRORS, error_responses
 from config.api.wire import page_envelope, query_params
@@ -37,7 +37,7 @@ def _page_response(page: selectors.AppPage, *, external: bool = False) -> Respon
     return Response(page_envelope(rows, page=page.page, limit=page.limit, total=page.total))
 
 
-class AppListView(SubjectAPIView):
+class AppListView(BearerAPIView):
     subjects = frozenset({ACCOUNT})
     scope = APPS_READ
 
@@ -64,7 +64,7 @@ class AppListView(SubjectAPIView):
         return _page_response(page)
 
 
-class AppDescribeView(SubjectAPIView):
+class AppDescribeView(BearerAPIView):
     subjects = frozenset({ACCOUNT})
     scope = APPS_READ
 
@@ -87,12 +87,7 @@ class AppDescribeView(SubjectAPIView):
         return Response(serializers.app_describe(app, fields))
 
 
-@extend_schema_view(get=extend_schema(operation_id="apps_get"))
-class AppGetView(AppDescribeView):
-    """``GET /apps/{app_id}``: the later clients' path of describe, same handler."""
-
-
-class PermittedExternalAppListView(SubjectAPIView):
+class PermittedExternalAppListView(BearerAPIView):
     subjects = frozenset({EXTERNAL})
     scope = APPS_READ_PERMITTED_EXTERNAL
 
@@ -113,7 +108,7 @@ class PermittedExternalAppListView(SubjectAPIView):
         return _page_response(page, external=True)
 
 
-class PermittedExternalAppDescribeView(SubjectAPIView):
+class PermittedExternalAppDescribeView(BearerAPIView):
     subjects = frozenset({EXTERNAL})
     scope = APPS_READ_PERMITTED_EXTERNAL
 
@@ -131,8 +126,3 @@ class PermittedExternalAppDescribeView(SubjectAPIView):
         app = selectors.app_get_permitted_external(app_id)
         fields = params.get("fields") or serializers.DESCRIBE_FIELDS
         return Response(serializers.app_describe(app, fields, external=True))
-
-
-@extend_schema_view(get=extend_schema(operation_id="permitted_external_apps_describe"))
-class PermittedExternalAppDescribeAliasView(PermittedExternalAppDescribeView):
-    """``GET /permitted-external-apps/{app_id}/describe`` (the era-A shape of the path)."""

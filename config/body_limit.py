@@ -8,7 +8,6 @@ a complete chunked body gets the ``Content-Length`` that Django and DRF need to 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.conf import settings
 
 from config.api.errors import envelope
 from config.api.middleware import is_api_path
+from config.api.renderers import render_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -65,7 +65,7 @@ def _with_content_length(scope: Scope, size: int) -> Scope:
 
 async def _refuse(scope: Scope, send: Send) -> None:
     if is_api_path(scope.get("path", "")):
-        body = json.dumps(envelope(413, "request body too large")).encode()
+        body = render_json(envelope(413, "request body too large"))
         content_type = b"application/json"
     else:
         body, content_type = b"Request body too large.\n", b"text/plain; charset=utf-8"

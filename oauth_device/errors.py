@@ -36,10 +36,3 @@ class GrantAlreadyResolved(DeviceFlowError):
     def __init__(self, status: str) -> None:
         super().__init__()
         self.status = status
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int, message: str = "rate_limited") -> None:
-        super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
-        self.message = message

@@ -1,7 +1,7 @@
 """Abuse limits of the device flow (security.md 5), as atomic counters in the cache.
 
-Every number is a setting. A limit that trips raises :class:`RateLimited`; JSON views answer it
-with the 429 envelope and ``Retry-After``, the page with a friendly 429 page.
+Every number is a setting. A limit that trips raises :class:`config.api.errors.RateLimited`; JSON
+views answer it with the 429 envelope and ``Retry-After``, the page with a friendly 429 page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from django.conf import settings
 
 from accounts.models import Account
 from config.api import ratelimit
-from oauth_device.errors import GrantUnknown, RateLimited
+from config.api.errors import RateLimited
+from oauth_device.errors import GrantUnknown
 
 T = TypeVar("T")
 
@@ -22,22 +23,18 @@ FIVE_MINUTES = 300
 FIFTEEN_MINUTES = 900
 
 
-def _hit(scope: str, key: str, *, limit: int, window: int) -> None:
-    wait = ratelimit.hit(scope, key, limit=limit, window=window)
-    if wait is not None:
-        raise RateLimited(wait)
-
-
 def code_creation_hit(ip: str) -> None:
-    _hit("device-code-ip", ip, limit=settings.DEVICE_CODE_PER_IP_PER_HOUR, window=HOUR)
+    ratelimit.enforce("device-code-ip", ip, limit=settings.DEVICE_CODE_PER_IP_PER_HOUR, window=HOUR)
 
 
 def lookup_hit(ip: str) -> None:
-    _hit("device-lookup-ip", ip, limit=settings.DEVICE_LOOKUP_PER_IP_PER_5_MIN, window=FIVE_MINUTES)
+    ratelimit.enforce(
+        "device-lookup-ip", ip, limit=settings.DEVICE_LOOKUP_PER_IP_PER_5_MIN, window=FIVE_MINUTES
+    )
 
 
 def decision_hit(account: Account) -> None:
-    _hit(
+    ratelimit.enforce(
         "device-decision-account",
         str(account.pk),
         limit=settings.DEVICE_DECISIONS_PER_ACCOUNT_PER_HOUR,
@@ -67,7 +64,7 @@ def wrong_code_guard(account: Account | None, ip: str) -> None:
     ]
     worst = max((wait for wait in waits if wait is not None), default=None)
     if worst is not None:
-        raise RateLimited(worst, "too many wrong codes")
+        raise RateLimited(worst, hint="too many wrong codes")
 
 
 def wrong_code_record(account: Account | None, ip: str) -> None:

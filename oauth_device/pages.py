@@ -20,9 +20,10 @@ from django.views.decorators.cache import never_cache
 
 from accounts.models import Account
 from config.api.client_ip import client_ip
+from config.api.errors import RateLimited
 from oauth_device import limits, services
 from oauth_device.codes import normalize_user_code
-from oauth_device.errors import GrantAlreadyResolved, GrantUnknown, RateLimited
+from oauth_device.errors import GrantAlreadyResolved, GrantUnknown
 from oauth_device.selectors import device_grant_for_account, seconds_left
 from oauth_device.serializers import USER_CODE_MAX
 

@@ -20,11 +20,12 @@ from accounts.audit import audit_record
 from accounts.models import Account
 from accounts.selectors import account_identity
 from accounts.services import access_token_mint
+from config.api.errors import RateLimited
 from config.api.wire import iso_z
 from config.db_locks import lock_name
 from oauth_device import limits
 from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
-from oauth_device.errors import PollError, RateLimited, UnsupportedClient
+from oauth_device.errors import PollError, UnsupportedClient
 from oauth_device.models import DeviceGrant
 from oauth_device.selectors import device_grant_for_account, seconds_left
 
@@ -111,7 +112,7 @@ def _pending_cap(ip: str, now: datetime) -> None:
     if open_grants.count() >= settings.DEVICE_PENDING_PER_IP:
         first_expiry = open_grants.aggregate(first=Min("expires_at"))["first"]
         wait = (first_expiry - now).total_seconds() if first_expiry else 60
-        raise RateLimited(int(wait) + 1, "too many pending device logins")
+        raise RateLimited(int(wait) + 1, hint="too many pending device logins")
 
 
 def device_grant_poll(*, device_code: str, client_id: str, ip: str) -> dict[str, Any]:

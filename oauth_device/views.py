@@ -36,7 +36,6 @@ from oauth_device.errors import (
     GrantAlreadyResolved,
     GrantUnknown,
     PollError,
-    RateLimited,
 )
 from oauth_device.serializers import (
     DeviceCodeResponseSerializer,
@@ -83,11 +82,6 @@ def rfc_error(
     return ApiError(status, error.error, body=body, headers=headers)
 
 
-def too_many(exc: RateLimited) -> ApiError:
-    hint = None if exc.message == "rate_limited" else exc.message
-    return ApiError(429, "rate_limited", hint=hint, headers={"Retry-After": str(exc.retry_after)})
-
-
 def verification_uri(request: Request) -> str:
     path = reverse("device")
     if settings.PUBLIC_BASE_URL:
@@ -125,8 +119,6 @@ class DeviceCodeView(AnonymousDeviceView):
                 ip=ip,
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
-        except RateLimited as exc:
-            raise too_many(exc) from None
         except DeviceFlowError as exc:
             raise rfc_error(400, exc) from None
         grant = created.grant
@@ -182,8 +174,6 @@ class DeviceLookupView(AnonymousDeviceView):
             lookup = limits.code_attempt(
                 None, ip, lambda: selectors.device_grant_lookup(data["user_code"])
             )
-        except RateLimited as exc:
-            raise too_many(exc) from None
         except GrantUnknown:
             lookup = selectors.Lookup(valid=False, expires_in_remaining=0, client_id=None)
         return Response(lookup.as_dict())
@@ -228,8 +218,6 @@ class DeviceDecisionView(APIView):
         service = services.device_grant_approve if self.approve else services.device_grant_deny
         try:
             service(user_code=data["user_code"], account=account, ip=client_ip(request))
-        except RateLimited as exc:
-            raise too_many(exc) from None
         except GrantUnknown as exc:
             raise rfc_error(404, exc) from None
         except GrantAlreadyResolved as exc:

@@ -1,6 +1,6 @@
-from django.urls import path, re_path
+from django.urls import path
 
-from config.api.schema import alias_view
+from config.api.aliases import alias_path
 from workspaces import views
 
 urlpatterns = [
@@ -10,10 +10,11 @@ urlpatterns = [
         views.WorkspaceSwitchView.as_view(),
         name="workspace-switch",
     ),
-    re_path(
+    alias_path(
         r"^workspaces/(?P<workspace_id>[^/]+):switch$",
-        alias_view(views.WorkspaceSwitchView, post="workspaces_switch_colon").as_view(),
+        views.WorkspaceSwitchView,
         name="workspace-switch-colon",
+        post="workspaces_switch_colon",
     ),
     path("workspaces/<str:workspace_id>", views.WorkspaceDetailView.as_view(), name="workspace"),
 ]

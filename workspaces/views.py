@@ -5,7 +5,7 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import ACCOUNT, SubjectAPIView
+from accounts.authentication import ACCOUNT, BearerAPIView
 from config.api.schema import BEARER_ERRORS, error_responses
 from config.api.wire import query_params, uuid_or_404
 from workspaces import selectors, serializers
@@ -16,7 +16,7 @@ class _NoQuery(drf_serializers.Serializer):  # type: ignore[type-arg]
     """``/workspaces`` takes no query parameters (decisions §9)."""
 
 
-class WorkspaceListView(SubjectAPIView):
+class WorkspaceListView(BearerAPIView):
     """Every workspace the account is a member of, oldest first."""
 
     subjects = frozenset({ACCOUNT})
@@ -48,7 +48,7 @@ class WorkspaceListView(SubjectAPIView):
         )
 
 
-class WorkspaceDetailView(SubjectAPIView):
+class WorkspaceDetailView(BearerAPIView):
     """One workspace of the account; a non-member gets 404."""
 
     subjects = frozenset({ACCOUNT})
@@ -68,7 +68,7 @@ class WorkspaceDetailView(SubjectAPIView):
         return Response(serializers.workspace_detail(membership))
 
 
-class WorkspaceSwitchView(SubjectAPIView):
+class WorkspaceSwitchView(BearerAPIView):
     """Make a workspace the account's current one and answer its detail."""
 
     subjects = frozenset({ACCOUNT})

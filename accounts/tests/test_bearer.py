@@ -175,3 +175,32 @@ def test_housekeeping_command_expires_overdue_tokens(alice, token_for):
     call_command("housekeeping", stdout=out)
     assert "overdue access tokens expired: 1" in out.getvalue()
     assert AuditEvent.objects.filter(action="token_expired").count() == 1
+
+
+def test_subject_key_names_an_account_by_id_and_an_external_identity_by_issuer_and_email(
+    alice, token_for
+):
+    from accounts.authentication import resolve_bearer
+
+    own = resolve_bearer(f"Bearer {token_for(alice)}")
+    assert own.key == f"account:{alice.pk}"
+    # The same email from two identity providers is two subjects.
+    keys = {
+        resolve_bearer(
+            f"Bearer {token_for(external_email=alice.email, external_issuer=issuer)}"
+        ).key
+        for issuer in ("https://idp-one.example", "https://idp-two.example")
+    }
+    assert len(keys) == 2 and own.key not in keys
+
+
+def test_account_read_limit_is_per_subject_key(api, alice, token_for, settings):
+    settings.OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = 2
+    first, second = token_for(alice), token_for(alice)
+    assert api(first).get(ACCOUNT_URL).status_code == 200
+    assert api(second).get(ACCOUNT_URL).status_code == 200
+    # Two tokens of one account share the account's bucket.
+    response = api(first).get(ACCOUNT_URL)
+    assert_envelope(response, 429, code="too_many_requests", message="rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert api(token_for(external_email=alice.email)).get(ACCOUNT_URL).status_code == 200

@@ -3,7 +3,8 @@
 ``ApiError`` carries a stable ``code``, an HTTP ``status``, a plain ``message`` and optional
 ``hint``/``details``/headers. ``api_exception_handler`` renders every exception raised inside a
 DRF view into the canonical envelope ``{code, message, status, hint?, details?}``; the boundary
-middleware uses :func:`envelope_response` for the failures that never reach a view.
+middleware uses :func:`error_response` for the failures that never reach a view. Every limiter
+answers with :class:`RateLimited` (429 ``too_many_requests`` and ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+
+from config.api.renderers import json_response
 
 logger = logging.getLogger("difyapi.errors")
 
@@ -74,6 +77,33 @@ class ApiError(Exception):
         )
 
 
+class RateLimited(ApiError):
+    """429 ``too_many_requests`` with ``Retry-After``: the one answer of every limiter.
+
+    ``hint`` says which limit tripped when that helps the user ("too many wrong codes").
+    ``token_body`` adds the per-token limiter's extra fields (``error``, ``retry_after_ms``,
+    decisions §5) to the envelope. Pages catch it too and render their own 429 page.
+    """
+
+    def __init__(
+        self, retry_after: int | float, *, hint: str | None = None, token_body: bool = False
+    ) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(
+            429,
+            "rate_limited",
+            code="too_many_requests",
+            hint=hint,
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        if token_body:
+            self.body = {
+                **envelope(429, "rate_limited", code="too_many_requests", hint=hint),
+                "error": "rate_limited",
+                "retry_after_ms": self.retry_after * 1000,
+            }
+
+
 def envelope(
     status: int,
     message: str,
@@ -94,12 +124,13 @@ def envelope(
     return body
 
 
-def envelope_response(status: int, message: str, **kwargs: Any) -> JsonResponse:
-    headers = kwargs.pop("headers", None) or {}
-    response = JsonResponse(envelope(status, message, **kwargs), status=status)
-    for name, value in headers.items():
-        response[name] = value
-    return response
+def envelope_response(status: int, message: str, **kwargs: Any) -> HttpResponse:
+    """The envelope as a plain Django response, for failures that never reach a DRF view."""
+    return error_response(ApiError(status, message, **kwargs))
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    return json_response(error.payload(), status=error.status, headers=error.headers)
 
 
 def validation_error(
@@ -168,8 +199,7 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, drf_exceptions.NotAcceptable):
         return ApiError(406, str(exc.detail))
     if isinstance(exc, drf_exceptions.Throttled):
-        wait = int(getattr(exc, "wait", None) or 1)
-        return ApiError(429, "rate_limited", headers={"Retry-After": str(max(wait, 1))})
+        return RateLimited(getattr(exc, "wait", None) or 1)
     if isinstance(exc, (Http404, drf_exceptions.NotFound)):
         return ApiError(404, "not found")
     if isinstance(exc, drf_exceptions.PermissionDenied):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from config.api.errors import envelope_response, to_api_error
+from config.api.errors import envelope_response, error_response, to_api_error
 
 logger = logging.getLogger("difyapi.errors")
 
@@ -51,9 +51,7 @@ class OpenAPIBoundaryMiddleware:
         error = to_api_error(exception)
         if error.status >= 500:
             logger.exception("unhandled error under /openapi/v1", exc_info=exception)
-        return envelope_response(
-            error.status, error.message, code=error.code, headers=error.headers
-        )
+        return error_response(error)
 
     @staticmethod
     def _json_only(response: HttpResponseBase) -> HttpResponseBase:

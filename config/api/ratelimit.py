@@ -2,6 +2,8 @@
 
 Every limiter is named by a scope (``token``, ``device-code-ip`` …) and a key; the cache key carries
 ``settings.RATE_LIMIT_KEY_PREFIX`` so tests isolate their counters without flushing a shared Redis.
+Callers use :func:`enforce` (raises :class:`~config.api.errors.RateLimited`); :func:`hit` only
+counts. A limit keyed by caller takes ``Subject.key`` (``accounts.authentication``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from config.api.errors import ApiError
+from config.api.errors import ApiError, RateLimited
 
 logger = logging.getLogger("difyapi.ratelimit")
 
@@ -45,6 +47,13 @@ def hit(scope: str, key: str, *, limit: int, window: int, fail_open: bool = True
     if count > limit:
         return max(1, int((bucket + 1) * window - now + 0.999))
     return None
+
+
+def enforce(scope: str, key: str, *, limit: int, window: int, hint: str | None = None) -> None:
+    """Count one event and raise the 429 (:class:`RateLimited`) when ``limit`` is exceeded."""
+    wait = hit(scope, key, limit=limit, window=window)
+    if wait is not None:
+        raise RateLimited(wait, hint=hint)
 
 
 def peek(scope: str, key: str, *, window: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
@@ -64,16 +64,3 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
             "scheme": "bearer",
             "description": "`Authorization: Bearer dfoa_…` (account) or `dfoe_…` (external SSO)",
         }
-
-
-def alias_view(view_class: type[Any], **operation_ids: str) -> type[Any]:
-    """The same handlers under another path (the colon-verb routes of later clients).
-
-    The subclass only gives the documented operations their own ids (``post="x_colon"``), so the
-    schema has no collisions.
-    """
-    overrides = {
-        method: extend_schema(operation_id=op_id) for method, op_id in operation_ids.items()
-    }
-    alias = type(f"{view_class.__name__}Alias", (view_class,), {})
-    return extend_schema_view(**overrides)(alias)  # type: ignore[no-any-return]

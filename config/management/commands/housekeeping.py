@@ -10,7 +10,7 @@ from config.housekeeping import run_once
 
 
 class Command(BaseCommand):
-    help = "Run every housekeeping task once (purge dead device grants, expire overdue tokens)."
+    help = "Run every registered housekeeping task once (each app registers its own in ready())."
 
     def handle(self, *args: Any, **options: Any) -> None:
         for label, count in run_once().items():
