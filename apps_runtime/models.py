@@ -162,3 +162,6 @@ class WorkflowVersion(models.Model):
                 variables = data.get("variables")
                 return variables if isinstance(variables, list) else []
         return []
+
+
+from apps_runtime.providers.models import ProviderConfig  # noqa: E402, F401

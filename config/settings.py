@@ -196,6 +196,17 @@ HITL_GLOBAL_TIMEOUT_SECONDS = env_int("HITL_GLOBAL_TIMEOUT_SECONDS", 0, minimum=
 HTTP_NODE_ALLOWED_HOSTS = env_list("HTTP_NODE_ALLOWED_HOSTS", [])
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+# Model provider calls: connecting, and the longest silence between two streamed bytes.
+PROVIDER_CONNECT_TIMEOUT_SECONDS = env_int("PROVIDER_CONNECT_TIMEOUT_SECONDS", 10, minimum=1)
+PROVIDER_READ_TIMEOUT_SECONDS = env_int("PROVIDER_READ_TIMEOUT_SECONDS", 120, minimum=1)
+# How often a streaming provider call asks whether its run was stopped (aborting the call).
+PROVIDER_STOP_POLL_MS = env_int("PROVIDER_STOP_POLL_MS", 250, minimum=10, maximum=10_000)
+# Event log (decisions §6): Redis stream key prefix (tests set one per test) and the length cap
+# per run stream (every streamed token is an event; the oldest go first past the cap).
+EVENT_LOG_KEY_PREFIX = env_str("EVENT_LOG_KEY_PREFIX", "runevents")
+EVENT_LOG_MAX_ENTRIES = env_int("EVENT_LOG_MAX_ENTRIES", 100_000, minimum=100)
+# The longest single XREAD BLOCK (a longer wait returns empty early; readers loop anyway).
+EVENT_LOG_MAX_BLOCK_SECONDS = env_int("EVENT_LOG_MAX_BLOCK_SECONDS", 30, minimum=1, maximum=300)
 SECRETS_ENCRYPTION_KEY = env_str("SECRETS_ENCRYPTION_KEY")
 if SECRETS_ENCRYPTION_KEY:
     try:

@@ -5,5 +5,6 @@ Apps (DSL import and export, service-API switch, access mode), tags, and workflo
 """
 
 from apps_runtime.admin import app_admin, catalog_admin
+from apps_runtime.providers import admin as provider_admin
 
-__all__ = ["app_admin", "catalog_admin"]
+__all__ = ["app_admin", "catalog_admin", "provider_admin"]
