@@ -37,6 +37,25 @@ def _isolated_rate_limits(settings: Any) -> None:
     settings.RATE_LIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_event_log(settings: Any) -> Iterator[None]:
+    """A fresh event-log key prefix per test (Redis) and a fresh in-process log."""
+    from apps_runtime import events
+
+    prefix = settings.EVENT_LOG_KEY_PREFIX = f"test-ev-{uuid.uuid4().hex}"
+    events.event_log_reset()
+    yield
+    used = events._cached[1] if events._cached else None
+    events.event_log_reset()
+    if used is not None and hasattr(used, "url"):  # Redis: drop only this test's streams
+        import redis
+
+        client = redis.Redis.from_url(used.url, socket_timeout=5)
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+        client.close()
+
+
 @pytest.fixture
 def make_account(db: None) -> Callable[..., Any]:
     from accounts.models import Account

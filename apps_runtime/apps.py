@@ -22,4 +22,8 @@ class AppsRuntimeConfig(AppConfig):
     name = "apps_runtime"
 
     def ready(self) -> None:
+        from apps_runtime.events import event_logs_purge
+        from config.housekeeping import register_task
+
         connection_created.connect(_register_sqlite_functions)
+        register_task("expired run event streams purged", event_logs_purge)
