@@ -11,6 +11,11 @@ every process), in-process otherwise. Public API::
     log.exists(task_id)
 
 Ids are ``<ms>-<seq>`` in both backends, strictly increasing per stream (the SSE ``id:``).
+
+On an event loop (consumers) read with ``await log.wait(stream, after, timeout)`` only —
+``timeout=0`` is a non-blocking replay of what is there. ``append``/``entries``/``close``/
+``exists`` are synchronous (a Redis round trip with ``REDIS_URL``): call them from worker threads,
+or from a coroutine through ``sync_to_async(..., thread_sensitive=False)``.
 """
 
 from __future__ import annotations

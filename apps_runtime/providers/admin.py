@@ -8,11 +8,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import Account
-from apps_runtime.providers.models import ProviderConfig
+from apps_runtime.providers.models import ProviderConfig, provider_name
 from apps_runtime.providers.services import provider_config_delete, provider_config_save
 
 MASK = "••••••••"
@@ -22,6 +23,7 @@ class ProviderConfigForm(forms.ModelForm):  # type: ignore[type-arg]
     base_url = forms.URLField(
         max_length=2048,
         assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
         help_text="OpenAI-compatible API root, e.g. https://api.openai.com/v1",
     )
     new_api_key = forms.CharField(
@@ -47,6 +49,13 @@ class ProviderConfigForm(forms.ModelForm):  # type: ignore[type-arg]
             ].help_text = (
                 f"A key is stored ({MASK}). Leave empty to keep it; type a new one to replace it."
             )
+
+    def clean_provider(self) -> str:
+        # Stored as the last DSL segment; normalising here lets the uniqueness check see it.
+        name = provider_name(self.cleaned_data.get("provider") or "")
+        if not name:
+            raise forms.ValidationError("A provider name, e.g. openai_api_compatible.")
+        return name
 
     def clean_model_names(self) -> list[str]:
         value = self.cleaned_data.get("model_names") or []

@@ -64,7 +64,3 @@ class ProviderConfig(models.Model):
         # Saving a new default moves the flag (providers.services), so a form must not reject
         # a second default; the database constraint still guards against races.
         super().validate_constraints(exclude={*(exclude or ()), "is_default"})
-
-    @property
-    def has_api_key(self) -> bool:
-        return bool(self.api_key)

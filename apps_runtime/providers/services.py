@@ -28,11 +28,12 @@ def provider_config_save(
     config.provider = provider_name(config.provider)
     config.base_url = config.base_url.strip()
     key_changed = False
+    new_key = (api_key or "").strip()
     if clear_api_key:
         key_changed = bool(config.api_key)
         config.api_key = ""
-    elif api_key:
-        config.api_key = seal(api_key.strip())
+    elif new_key:
+        config.api_key = seal(new_key)
         key_changed = True
     config.updated_at = timezone.now()
     with transaction.atomic():

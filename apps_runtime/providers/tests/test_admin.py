@@ -76,6 +76,26 @@ def test_bad_input_is_a_form_error(admin_client, acme):
     assert response.status_code == 200 and ProviderConfig.objects.count() == 0
 
 
+def test_same_provider_twice_is_a_form_error_not_a_500(admin_client, acme):
+    assert admin_client.post(ADD, form(acme, provider="openai_api_compatible")).status_code == 302
+    response = admin_client.post(ADD, form(acme))  # the full DSL name of the same provider
+    assert response.status_code == 200
+    assert ProviderConfig.objects.count() == 1
+    response = admin_client.post(ADD, form(acme, provider="x", base_url="ftp://llm.example/v1"))
+    assert response.status_code == 200
+    response = admin_client.post(ADD, form(acme, provider="/"))
+    assert response.status_code == 200
+    assert ProviderConfig.objects.count() == 1
+
+
+def test_a_blank_key_keeps_the_stored_one(admin_client, acme):
+    admin_client.post(ADD, form(acme))
+    config = ProviderConfig.objects.get()
+    change = f"/admin/apps_runtime/providerconfig/{config.pk}/change/"
+    admin_client.post(change, form(acme, new_api_key="   "))
+    assert provider_endpoint_for(acme, "openai_api_compatible").api_key == SECRET
+
+
 def test_a_second_default_takes_over(admin_client, acme):
     admin_client.post(ADD, form(acme, provider="a", is_default="on"))
     response = admin_client.post(ADD, form(acme, provider="b", is_default="on"))
