@@ -111,7 +111,7 @@ def chat_stream(
                 response.read()
                 raise _status_error(response, endpoint.provider)
             watcher.watch(response)
-            yield from _chunks(response)
+            yield from _chunks(response, watcher)
     except httpx.TimeoutException:
         if watcher.fired:
             raise StopRequested from None
@@ -133,11 +133,13 @@ def chat_stream(
         watcher.finish()
 
 
-def _chunks(response: httpx.Response) -> Iterator[ModelChunk]:
+def _chunks(response: httpx.Response, watcher: _StopWatcher) -> Iterator[ModelChunk]:
     usage: Usage | None = None
     finish_reason: str | None = None
     done = False
     for data in _sse_data(response):
+        if watcher.fired:  # bytes already buffered must not outlive the stop
+            raise StopRequested
         if data == "[DONE]":
             done = True
             break

@@ -146,6 +146,23 @@ def test_should_stop_aborts_a_stalled_call(llm_server, settings):
     assert llm_server.client_gone.wait(5)
 
 
+def test_should_stop_aborts_a_flowing_stream(llm_server, settings):
+    settings.PROVIDER_STOP_POLL_MS = 20
+    stop = threading.Event()
+    llm_server.answer(" ".join(["word"] * 200), chunk_delay=0.02)
+    chunks = chat_stream(
+        endpoint(llm_server), model="m", messages=MESSAGES, should_stop=stop.is_set
+    )
+    received = [next(chunks).text for _ in range(3)]
+    assert received == ["word "] * 3
+    stop.set()
+    with pytest.raises(StopRequested):
+        for chunk in chunks:
+            received.append(chunk.text)
+    assert len(received) < 100
+    assert llm_server.client_gone.wait(5)
+
+
 def test_should_stop_before_the_call_sends_nothing(llm_server):
     with pytest.raises(StopRequested):
         collect(
