@@ -105,7 +105,10 @@ def charlie(make_account: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def token_for(db: None) -> Callable[..., str]:
+    from accounts.audit import Actor
     from accounts.services import access_token_mint
+
+    actor = Actor.operator("pytest")
 
     counter = iter(range(1_000_000))
 
@@ -119,8 +122,11 @@ def token_for(db: None) -> Callable[..., str]:
     ) -> str:
         label = label or f"test device {next(counter)}"
         if account is not None:
-            return access_token_mint(client_id=client_id, device_label=label, account=account).raw
+            return access_token_mint(
+                actor=actor, client_id=client_id, device_label=label, account=account
+            ).raw
         return access_token_mint(
+            actor=actor,
             client_id=client_id,
             device_label=label,
             external_email=external_email or "sso@partner.example",

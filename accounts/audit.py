@@ -1,30 +1,83 @@
-"""Audit records: one row per security-relevant write, plus a structured log line."""
+"""Audit records: one row per security-relevant write, plus a structured log line.
+
+One shape for every record: an action named ``<entity>.<event>`` (``access_token.issued``,
+``app.updated``; the entity is the one the service is named after) and an :class:`Actor` saying
+who did it: an API subject, an admin user, an operator command, or the system itself.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from accounts.models import Account, AuditEvent
 
 logger = logging.getLogger("difyapi.audit")
 
+ACTION_NAME = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
+
+
+class _Caller(Protocol):
+    subject_type: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a write. ``name`` is the email of a person, or the command an operator ran."""
+
+    type: str
+    name: str = ""
+
+    ACCOUNT: ClassVar[str] = "account"
+    ADMIN: ClassVar[str] = "admin"
+    OPERATOR: ClassVar[str] = "operator"
+    SYSTEM: ClassVar[str] = "system"
+
+    @classmethod
+    def of_subject(cls, subject: _Caller) -> Actor:
+        """The bearer-authenticated caller (an account or an external SSO identity)."""
+        return cls(subject.subject_type, subject.email)
+
+    @classmethod
+    def of_account(cls, account: Account) -> Actor:
+        """An account acting for itself through a browser session (the device approval page)."""
+        return cls(cls.ACCOUNT, account.email)
+
+    @classmethod
+    def admin(cls, user: Any) -> Actor:
+        """A staff user in the Django admin."""
+        return cls(cls.ADMIN, str(getattr(user, "email", "") or user))
+
+    @classmethod
+    def operator(cls, command: str) -> Actor:
+        """Someone at the server's shell running ``manage.py <command>``; not an account."""
+        return cls(cls.OPERATOR, f"manage.py {command}")
+
+    @classmethod
+    def system(cls, what: str = "") -> Actor:
+        """The service itself (housekeeping, expiry found on use)."""
+        return cls(cls.SYSTEM, what)
+
 
 def audit_record(
     action: str,
     *,
-    actor_type: str = "",
-    actor_email: str = "",
+    actor: Actor,
     account: Account | None = None,
     token_id: uuid.UUID | None = None,
     ip: str = "",
     **details: Any,
 ) -> AuditEvent:
+    if not ACTION_NAME.match(action):
+        raise ValueError(f"audit action {action!r} is not <entity>.<event>")
     event = AuditEvent.objects.create(
         action=action,
-        actor_type=actor_type,
-        actor_email=actor_email,
+        actor_type=actor.type,
+        actor_email=actor.name,
         account=account,
         token_id=token_id,
         ip=ip,
@@ -33,8 +86,8 @@ def audit_record(
     logger.info(
         "audit action=%s actor_type=%s actor=%s token_id=%s details=%s",
         action,
-        actor_type,
-        actor_email,
+        actor.type,
+        actor.name,
         token_id,
         event.details,
     )

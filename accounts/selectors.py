@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.authentication import Subject
-from accounts.models import AccessToken, Account
+from accounts.models import AccessToken
 from config.api.errors import ApiError
-from workspaces.selectors import default_workspace_id, memberships_for_account
-from workspaces.serializers import workspace_payload
 
 SESSION_NOT_FOUND = "session not found"
-
-
-def account_identity(account: Account) -> dict[str, Any]:
-    """The ``account``, ``workspaces`` and ``default_workspace_id`` of /account and device login."""
-    memberships = list(memberships_for_account(account))
-    return {
-        "account": {"id": str(account.id), "email": account.email, "name": account.display_name()},
-        "workspaces": [workspace_payload(m) for m in memberships],
-        "default_workspace_id": default_workspace_id(memberships),
-    }
 
 
 def subject_tokens(subject: Subject) -> QuerySet[AccessToken]:

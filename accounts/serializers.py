@@ -4,23 +4,14 @@ from typing import Any
 
 from rest_framework import serializers
 
-from config.api.wire import MAX_PAGE_LIMIT
-from workspaces.serializers import WorkspacePayloadSerializer
+from accounts.models import AccessToken, Account
+from config.api.wire import MAX_PAGE_LIMIT, iso_z
 
 
 class AccountPayloadSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     email = serializers.CharField()
     name = serializers.CharField()
-
-
-class AccountResponseSerializer(serializers.Serializer[Any]):
-    subject_type = serializers.CharField()
-    subject_email = serializers.CharField(allow_null=True)
-    subject_issuer = serializers.CharField(allow_null=True)
-    account = AccountPayloadSerializer(allow_null=True)
-    workspaces = WorkspacePayloadSerializer(many=True)
-    default_workspace_id = serializers.CharField(allow_null=True)
 
 
 class SessionRowSerializer(serializers.Serializer[Any]):
@@ -51,3 +42,20 @@ class SessionListQuerySerializer(serializers.Serializer[Any]):
 
 class RevokeResponseSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
+
+
+def account_payload(account: Account) -> dict[str, Any]:
+    return {"id": str(account.id), "email": account.email, "name": account.display_name()}
+
+
+def session_row(token: AccessToken, *, current_id: Any) -> dict[str, Any]:
+    return {
+        "id": str(token.id),
+        "prefix": token.prefix,
+        "client_id": token.client_id,
+        "device_label": token.device_label,
+        "created_at": iso_z(token.created_at),
+        "last_used_at": iso_z(token.last_used_at),
+        "expires_at": iso_z(token.expires_at),
+        "current": token.id == current_id,
+    }

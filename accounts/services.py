@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from accounts.models import ACCOUNT_ISSUER, AccessToken, Account
 from accounts.tokens import ACCOUNT_PREFIX, EXTERNAL_PREFIX, generate_token, token_digest
 from config.db_locks import lock_name
@@ -29,13 +30,14 @@ def access_token_mint(
     external_email: str | None = None,
     external_issuer: str | None = None,
     ttl_days: int | None = None,
-    actor_email: str = "",
+    actor: Actor,
     ip: str = "",
 ) -> MintedToken:
     """Issue a token for an account, or for an external SSO subject (email + issuer).
 
-    The previous live token of the same (subject, client, device label) is revoked in the same
-    transaction: one live token per device.
+    ``actor`` is who asked for it: the account itself at the end of a device login, or an
+    operator running ``issue_token``. The previous live token of the same (subject, client, device
+    label) is revoked in the same transaction: one live token per device.
     """
     if (account is None) == (external_email is None):
         raise ValueError("exactly one of account and external_email is required")
@@ -64,14 +66,7 @@ def access_token_mint(
             )
         )
         for old in previous:
-            _revoke(
-                old,
-                now=now,
-                action="token_revoked",
-                actor_type=subject_type,
-                actor_email=actor_email or email,
-                reason="replaced by a new login",
-            )
+            _revoke(old, now=now, action="revoked", actor=actor, reason="replaced by a new login")
         token = AccessToken.objects.create(
             subject_type=subject_type,
             subject_email=email,
@@ -85,12 +80,13 @@ def access_token_mint(
             expires_at=now + timedelta(days=days),
         )
         audit_record(
-            "token_issued",
-            actor_type=subject_type,
-            actor_email=actor_email or email,
+            "access_token.issued",
+            actor=actor,
             account=account,
             token_id=token.id,
             ip=ip,
+            subject_type=subject_type,
+            subject_email=email,
             client_id=client_id,
             device_label=device_label,
             expires_at=token.expires_at.isoformat(),
@@ -98,31 +94,17 @@ def access_token_mint(
     return MintedToken(raw=raw, token=token)
 
 
-def access_token_revoke(
-    token: AccessToken, *, actor_type: str, actor_email: str, reason: str = "revoked"
-) -> bool:
+def access_token_revoke(token: AccessToken, *, actor: Actor, reason: str = "revoked") -> bool:
     """Revoke a token; idempotent. Returns whether this call revoked it."""
     with transaction.atomic():
-        return _revoke(
-            token,
-            now=timezone.now(),
-            action="token_revoked",
-            actor_type=actor_type,
-            actor_email=actor_email,
-            reason=reason,
-        )
+        return _revoke(token, now=timezone.now(), action="revoked", actor=actor, reason=reason)
 
 
 def access_token_expire(token: AccessToken) -> bool:
     """Hard-expire a token found past its ``expires_at``; audited once."""
     with transaction.atomic():
         return _revoke(
-            token,
-            now=timezone.now(),
-            action="token_expired",
-            actor_type="system",
-            actor_email="",
-            reason="expired",
+            token, now=timezone.now(), action="expired", actor=Actor.system(), reason="expired"
         )
 
 
@@ -131,8 +113,7 @@ def _revoke(
     *,
     now: datetime,
     action: str,
-    actor_type: str,
-    actor_email: str,
+    actor: Actor,
     reason: str,
 ) -> bool:
     changed = AccessToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
@@ -142,9 +123,8 @@ def _revoke(
     token.token_hash = None
     if changed:
         audit_record(
-            action,
-            actor_type=actor_type,
-            actor_email=actor_email,
+            f"access_token.{action}",
+            actor=actor,
             account=token.account,
             token_id=token.id,
             reason=reason,
@@ -154,13 +134,60 @@ def _revoke(
     return bool(changed)
 
 
-def account_set_status(account: Account, status: str, *, actor_email: str) -> None:
+def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
+    """Disable or enable an account; a disabled account's tokens stop working on the next request.
+    True when it changed."""
+    if status not in Account.Status.values:
+        raise ValueError(f"unknown account status {status!r}")
     with transaction.atomic():
-        Account.objects.filter(pk=account.pk).update(status=status)
+        changed = Account.objects.filter(pk=account.pk).exclude(status=status).update(status=status)
         account.status = status
-        audit_record(
-            f"account_{status}", actor_type="admin", actor_email=actor_email, account=account
-        )
+        if changed:
+            event = "disabled" if status == Account.Status.DISABLED else "enabled"
+            audit_record(f"account.{event}", actor=actor, account=account)
+    return bool(changed)
+
+
+def account_create(*, email: str, password: str | None, name: str = "", actor: Actor) -> Account:
+    """A new account (email login, stored lower-case); ``password`` None leaves it unusable."""
+    with transaction.atomic():
+        account = Account.objects.create_user(email, password, name=name)
+        audit_record("account.created", actor=actor, account=account, email=account.email)
+    return account
+
+
+# What the admin's change form may edit besides the status (the password has its own form).
+ACCOUNT_EDITABLE = ("email", "name", "is_staff", "is_superuser", "groups", "user_permissions")
+_ACCOUNT_RELATIONS = ("groups", "user_permissions")
+
+
+def account_update(account: Account, *, changes: dict[str, Any], actor: Actor) -> bool:
+    """Change profile and permission fields; one ``account.updated`` record naming each change."""
+    unknown = set(changes) - set(ACCOUNT_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        diff: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            if name in _ACCOUNT_RELATIONS:
+                manager = getattr(locked, name)
+                before = sorted(str(item) for item in manager.all())
+                after = sorted(str(item) for item in value)
+                if before != after:
+                    manager.set(list(value))
+                    diff[name] = {"before": before, "after": after}
+            elif getattr(locked, name) != value:
+                diff[name] = {"before": getattr(locked, name), "after": value}
+                setattr(locked, name, value)
+                setattr(account, name, value)
+        if not diff:
+            return False
+        fields = [name for name in diff if name not in _ACCOUNT_RELATIONS]
+        if fields:
+            locked.save(update_fields=fields)
+        audit_record("account.updated", actor=actor, account=account, changes=diff)
+    return True
 
 
 def access_tokens_expire_overdue() -> int:

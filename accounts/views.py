@@ -4,15 +4,27 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as drf_serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, serializers
+from accounts.audit import Actor
 from accounts.authentication import BearerAPIView
 from accounts.services import access_token_revoke
 from config.api import ratelimit
 from config.api.schema import BEARER_ERRORS, error_responses
-from config.api.wire import iso_z, page_envelope, page_rows, query_params
+from config.api.wire import page_envelope, page_rows, query_params
+from workspaces.selectors import memberships_for_account
+from workspaces.serializers import AccountIdentitySerializer, account_identity
+
+
+class AccountResponseSerializer(AccountIdentitySerializer):
+    # /account answers with both apps' data, so this view (and the device token response) is
+    # where accounts and workspaces meet; accounts' other modules never import workspaces.
+    subject_type = drf_serializers.CharField()
+    subject_email = drf_serializers.CharField(allow_null=True)
+    subject_issuer = drf_serializers.CharField(allow_null=True)
 
 
 class AccountView(BearerAPIView):
@@ -20,7 +32,7 @@ class AccountView(BearerAPIView):
 
     @extend_schema(
         operation_id="account_get",
-        responses={200: serializers.AccountResponseSerializer, **error_responses(*BEARER_ERRORS)},
+        responses={200: AccountResponseSerializer, **error_responses(*BEARER_ERRORS)},
     )
     def get(self, request: Request) -> Response:
         subject = self.subject
@@ -39,7 +51,8 @@ class AccountView(BearerAPIView):
             "default_workspace_id": None,
         }
         if subject.account is not None:
-            body.update(selectors.account_identity(subject.account))
+            memberships = list(memberships_for_account(subject.account))
+            body.update(account_identity(subject.account, memberships))
         return Response(body)
 
 
@@ -61,19 +74,7 @@ class SessionListView(BearerAPIView):
         total = sessions.count()
         current_id = self.subject.token.id
         window = page_rows(sessions, page=page, limit=limit, total=total)
-        rows = [
-            {
-                "id": str(token.id),
-                "prefix": token.prefix,
-                "client_id": token.client_id,
-                "device_label": token.device_label,
-                "created_at": iso_z(token.created_at),
-                "last_used_at": iso_z(token.last_used_at),
-                "expires_at": iso_z(token.expires_at),
-                "current": token.id == current_id,
-            }
-            for token in window
-        ]
+        rows = [serializers.session_row(token, current_id=current_id) for token in window]
         return Response(page_envelope(rows, page=page, limit=limit, total=total))
 
 
@@ -86,12 +87,7 @@ class SessionRevokeSelfView(BearerAPIView):
     )
     def delete(self, request: Request) -> Response:
         subject = self.subject
-        access_token_revoke(
-            subject.token,
-            actor_type=subject.subject_type,
-            actor_email=subject.email,
-            reason="self revoke",
-        )
+        access_token_revoke(subject.token, actor=Actor.of_subject(subject), reason="self revoke")
         return Response({"status": "revoked"})
 
 
@@ -108,10 +104,5 @@ class SessionRevokeView(BearerAPIView):
     def delete(self, request: Request, session_id: str) -> Response:
         subject = self.subject
         token = selectors.session_get(subject, session_id)
-        access_token_revoke(
-            token,
-            actor_type=subject.subject_type,
-            actor_email=subject.email,
-            reason="revoked by owner",
-        )
+        access_token_revoke(token, actor=Actor.of_subject(subject), reason="revoked by owner")
         return Response({"status": "revoked"})

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.dsl import dsl_parse
 from apps_runtime.models import App
@@ -94,12 +95,10 @@ def _seed(*, workspace: Workspace, spec: DemoApp, author: Account) -> str:
     if existing is not None:
         return f"app {parsed.name} ({existing.mode}) in {workspace.name}: {existing.id} (exists)"
     result = app_import_parsed(
-        workspace=workspace, parsed=parsed, author=author, actor_email="seed_demo"
+        workspace=workspace, parsed=parsed, author=author, actor=Actor.operator("seed_demo")
     )
     app = result.app
     app_add_tags(app=app, names=spec.tags)
-    app_set_access_mode(
-        app=app, access_mode=spec.access_mode, actor_type="system", actor_email="seed_demo"
-    )
+    app_set_access_mode(app=app, access_mode=spec.access_mode, actor=Actor.operator("seed_demo"))
     line = f"app {app.name} ({app.mode}) in {workspace.name}: {app.id}"
     return "\n".join([line, *(f"  warning: {warning}" for warning in result.warnings)])

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from accounts.models import Account
 from apps_runtime.dsl import DslError, ParsedDsl, dsl_parse, validate_graph
 from apps_runtime.env_secrets import seal_secret_values
@@ -36,8 +37,7 @@ def app_import_dsl(
     yaml_text: str | bytes,
     name: str | None = None,
     author: Account | None = None,
-    actor_type: str = "system",
-    actor_email: str = "",
+    actor: Actor,
 ) -> ImportResult:
     """Create an app from a DSL file, in one transaction (a failure leaves nothing behind).
 
@@ -50,8 +50,7 @@ def app_import_dsl(
         parsed=dsl_parse(yaml_text),
         name=name,
         author=author,
-        actor_type=actor_type,
-        actor_email=actor_email,
+        actor=actor,
     )
 
 
@@ -61,8 +60,7 @@ def app_import_parsed(
     parsed: ParsedDsl,
     name: str | None = None,
     author: Account | None = None,
-    actor_type: str = "system",
-    actor_email: str = "",
+    actor: Actor,
 ) -> ImportResult:
     """``app_import_dsl`` for a file already parsed with ``dsl_parse``."""
     app_name = (name if name is not None and name.strip() else parsed.name).strip()
@@ -93,9 +91,8 @@ def app_import_parsed(
         else:
             AppModelConfig.objects.create(app=app, config=parsed.model_config or {}, updated_at=now)
         audit_record(
-            "app_imported",
-            actor_type=actor_type,
-            actor_email=actor_email or (author.email if author is not None else ""),
+            "app.imported",
+            actor=actor,
             account=author,
             app_id=app.id,
             workspace_id=workspace.id,
@@ -127,9 +124,7 @@ def _create_version(app: App, parsed: ParsedDsl, *, version: str, now: datetime)
     )
 
 
-def workflow_publish_draft(
-    *, draft: WorkflowVersion, actor_type: str = "admin", actor_email: str = ""
-) -> WorkflowVersion:
+def workflow_publish_draft(*, draft: WorkflowVersion, actor: Actor) -> WorkflowVersion:
     """Publish a draft: a new published copy becomes the app's ``published_workflow``.
 
     The draft stays as it is (it remains the editable version). A draft whose graph a run could not
@@ -159,9 +154,8 @@ def workflow_publish_draft(
         app.updated_at = now
         app.save(update_fields=["published_workflow", "updated_at"])
         audit_record(
-            "workflow_published",
-            actor_type=actor_type,
-            actor_email=actor_email,
+            "workflow.published",
+            actor=actor,
             app_id=app.id,
             workflow_id=published.id,
             draft_id=draft.id,
@@ -169,44 +163,75 @@ def workflow_publish_draft(
     return published
 
 
-def app_set_enable_api(
-    *, app: App, enabled: bool, actor_type: str = "admin", actor_email: str = ""
-) -> bool:
-    """Switch the app's service API; True when it changed."""
-    return _set_field(app, "enable_api", enabled, actor_type=actor_type, actor_email=actor_email)
+# What an app edit may change (the admin's change form; later the API). Mode and workspace are
+# fixed at import.
+APP_EDITABLE = (
+    "name",
+    "description",
+    "author",
+    "icon",
+    "icon_type",
+    "icon_background",
+    "enable_api",
+    "status",
+    "access_mode",
+    "tags",
+)
 
 
-def app_set_access_mode(
-    *, app: App, access_mode: str, actor_type: str = "admin", actor_email: str = ""
-) -> bool:
-    """Set who may reach the app from /permitted-external-apps; True when it changed."""
-    if access_mode not in App.AccessMode.values:
-        raise ValueError(f"unknown access mode {access_mode!r}")
-    value = App.AccessMode(access_mode).value  # a plain str, also in the audit record
-    return _set_field(app, "access_mode", value, actor_type=actor_type, actor_email=actor_email)
-
-
-def _set_field(app: App, name: str, value: object, *, actor_type: str, actor_email: str) -> bool:
+def app_update(*, app: App, changes: dict[str, Any], actor: Actor) -> bool:
+    """Change fields of an app in one transaction with one ``app.updated`` record listing each
+    change (before/after). ``tags`` is a list of the workspace's tags. True when anything changed.
+    """
+    unknown = set(changes) - set(APP_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if "access_mode" in changes:
+        if changes["access_mode"] not in App.AccessMode.values:
+            raise ValueError(f"unknown access mode {changes['access_mode']!r}")
+        changes = {**changes, "access_mode": App.AccessMode(changes["access_mode"]).value}
     with transaction.atomic():
         locked = App.objects.select_for_update().get(pk=app.pk)
-        before = getattr(locked, name)
-        if before == value:
+        diff: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            if name == "tags":
+                before_tags = sorted(tag.name for tag in locked.tags.all())
+                tags = list(value)
+                if any(tag.workspace_id != locked.workspace_id for tag in tags):
+                    raise ValueError("a tag of another workspace")
+                if sorted(tag.name for tag in tags) != before_tags:
+                    locked.tags.set(tags)
+                    diff["tags"] = {"before": before_tags, "after": sorted(t.name for t in tags)}
+                continue
+            before = getattr(locked, name)
+            if before != value:
+                setattr(locked, name, value)
+                diff[name] = {"before": _audit_value(before), "after": _audit_value(value)}
+        if not diff:
             return False
-        setattr(locked, name, value)
         locked.updated_at = timezone.now()
-        locked.save(update_fields=[name, "updated_at"])
-        audit_record(
-            "app_updated",
-            actor_type=actor_type,
-            actor_email=actor_email,
-            app_id=locked.id,
-            field=name,
-            before=before,
-            after=value,
-        )
-    setattr(app, name, value)
+        locked.save(update_fields=[*(name for name in diff if name != "tags"), "updated_at"])
+        audit_record("app.updated", actor=actor, app_id=locked.id, changes=diff)
+    for name in diff:
+        if name != "tags":
+            setattr(app, name, getattr(locked, name))
     app.updated_at = locked.updated_at
     return True
+
+
+def _audit_value(value: Any) -> Any:
+    # A model instance (the author) is recorded by its primary key.
+    return getattr(value, "pk", value)
+
+
+def app_set_enable_api(*, app: App, enabled: bool, actor: Actor) -> bool:
+    """Switch the app's service API; True when it changed."""
+    return app_update(app=app, changes={"enable_api": enabled}, actor=actor)
+
+
+def app_set_access_mode(*, app: App, access_mode: str, actor: Actor) -> bool:
+    """Set who may reach the app from /permitted-external-apps; True when it changed."""
+    return app_update(app=app, changes={"access_mode": access_mode}, actor=actor)
 
 
 def app_add_tags(*, app: App, names: Iterable[str]) -> list[Tag]:

@@ -6,8 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.serializers import AccountPayloadSerializer
-from workspaces.serializers import WorkspacePayloadSerializer
+from accounts.services import MintedToken
+from config.api.wire import iso_z
+from workspaces.selectors import memberships_for_account
+from workspaces.serializers import AccountIdentitySerializer, account_identity
 
 CLIENT_ID_MAX = 64
 DEVICE_LABEL_MAX = 255
@@ -32,14 +34,24 @@ class DevicePollSerializer(serializers.Serializer[Any]):
     client_id = serializers.CharField(max_length=CLIENT_ID_MAX)
 
 
-class DeviceTokenResponseSerializer(serializers.Serializer[Any]):
+class DeviceTokenResponseSerializer(AccountIdentitySerializer):
     token = serializers.CharField()
     expires_at = serializers.CharField()
     subject_type = serializers.CharField()
-    account = AccountPayloadSerializer(allow_null=True)
-    workspaces = WorkspacePayloadSerializer(many=True)
-    default_workspace_id = serializers.CharField(allow_null=True)
     token_id = serializers.CharField()
+
+
+def device_token_payload(minted: MintedToken) -> dict[str, Any]:
+    """The token response of a device login: the token once, with who it is for."""
+    account = minted.token.account
+    assert account is not None  # a device login always mints for an account
+    return {
+        "token": minted.raw,
+        "expires_at": iso_z(minted.token.expires_at),
+        "subject_type": minted.token.subject_type,
+        **account_identity(account, list(memberships_for_account(account))),
+        "token_id": str(minted.token.id),
+    }
 
 
 class DeviceErrorResponseSerializer(serializers.Serializer[Any]):

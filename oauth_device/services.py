@@ -9,19 +9,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from accounts.models import Account
-from accounts.selectors import account_identity
-from accounts.services import access_token_mint
+from accounts.services import MintedToken, access_token_mint
 from config.api.errors import RateLimited
-from config.api.wire import iso_z
 from config.db_locks import lock_name
 from oauth_device import limits
 from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
@@ -115,10 +112,10 @@ def _pending_cap(ip: str, now: datetime) -> None:
         raise RateLimited(int(wait) + 1, hint="too many pending device logins")
 
 
-def device_grant_poll(*, device_code: str, client_id: str, ip: str) -> dict[str, Any]:
+def device_grant_poll(*, device_code: str, client_id: str, ip: str) -> MintedToken:
     """One poll of the token endpoint (RFC 8628 §3.4/3.5; decisions §4).
 
-    Returns the token payload exactly once: the first poll after approval mints the token and
+    Returns the minted token exactly once: the first poll after approval mints the token and
     consumes the grant in one transaction, holding the grant's row lock, so of two concurrent
     polls only one can see the approved state. Anything else raises :class:`PollError`, after
     the transaction has committed what the poll changed (poll time, interval, consumption).
@@ -130,7 +127,7 @@ def device_grant_poll(*, device_code: str, client_id: str, ip: str) -> dict[str,
     return outcome
 
 
-def _poll_locked(digest: str, *, client_id: str, ip: str) -> dict[str, Any] | PollError:
+def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollError:
     now = timezone.now()
     grant = (
         DeviceGrant.objects.select_for_update(of=("self",))
@@ -170,7 +167,7 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> dict[str, Any] | Po
         client_id=grant.client_id,
         device_label=grant.device_label,
         account=account,
-        actor_email=account.email,
+        actor=Actor.of_account(account),
         ip=ip,
     )
     grant.token_id = minted.token.id
@@ -178,9 +175,8 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> dict[str, Any] | Po
     if ip != grant.created_ip:
         # Not refused (laptops change networks), but worth a trace: contract §5.3 step 7.
         audit_record(
-            "oauth.device_code_cross_ip_poll",
-            actor_type="account",
-            actor_email=account.email,
+            "device_grant.cross_ip_poll",
+            actor=Actor.of_account(account),
             account=account,
             token_id=minted.token.id,
             ip=ip,
@@ -188,13 +184,7 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> dict[str, Any] | Po
             client_id=grant.client_id,
             device_label=grant.device_label,
         )
-    return {
-        "token": minted.raw,
-        "expires_at": iso_z(minted.token.expires_at),
-        "subject_type": minted.token.subject_type,
-        **account_identity(account),
-        "token_id": str(minted.token.id),
-    }
+    return minted
 
 
 def device_grant_approve(*, user_code: str, account: Account, ip: str) -> DeviceGrant:
@@ -238,9 +228,8 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
                 ]
             )
             audit_record(
-                f"oauth.device_flow_{decision}",
-                actor_type="account",
-                actor_email=account.email,
+                f"device_grant.{decision}",
+                actor=Actor.of_account(account),
                 account=account,
                 ip=ip,
                 grant_id=str(grant.id),

@@ -47,6 +47,7 @@ from oauth_device.serializers import (
     DeviceMutateSerializer,
     DevicePollSerializer,
     DeviceTokenResponseSerializer,
+    device_token_payload,
 )
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -142,12 +143,12 @@ class DeviceTokenView(AnonymousDeviceView):
     def post(self, request: Request) -> Response:
         data = validated(DevicePollSerializer, request.data)
         try:
-            payload = services.device_grant_poll(
+            minted = services.device_grant_poll(
                 device_code=data["device_code"], client_id=data["client_id"], ip=client_ip(request)
             )
         except PollError as exc:
             raise rfc_error(400, exc, headers=NO_STORE) from None
-        return Response(payload, headers=NO_STORE)
+        return Response(device_token_payload(minted), headers=NO_STORE)
 
 
 class DeviceLookupView(AnonymousDeviceView):

@@ -27,6 +27,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
+from accounts.audit import Actor
 from tests.authz_matrix import Route, django_routes, sse_routes
 
 CALLERS = ("anonymous", "revoked", "external", "outsider", "member", "owner")
@@ -147,8 +148,7 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
     revoked = token_for(alice, label="revoked")
     access_token_revoke(
         AccessToken.objects.get(token_hash=token_digest(revoked)),
-        actor_type="account",
-        actor_email=alice.email,
+        actor=Actor.of_account(alice),
         reason="matrix",
     )
     tokens: dict[str, str | None] = {

@@ -2,11 +2,14 @@
 
 import pytest
 
+from accounts.audit import Actor
 from accounts.models import AccessToken
 from accounts.services import access_token_mint
 from tests.concurrency import race
 from workspaces.models import Membership, Workspace
 from workspaces.services import workspace_switch
+
+TEST_ACTOR = Actor.operator("pytest")
 
 THREADS = 6
 
@@ -15,7 +18,9 @@ THREADS = 6
 def test_simultaneous_logins_from_one_device_leave_one_live_token(transactional_db, alice):
     errors = race(
         THREADS,
-        lambda i: access_token_mint(client_id="difyctl", device_label="twin", account=alice),
+        lambda i: access_token_mint(
+            actor=TEST_ACTOR, client_id="difyctl", device_label="twin", account=alice
+        ),
     )
     assert errors == []
     live = AccessToken.objects.filter(device_label="twin", revoked_at__isnull=True)

@@ -51,7 +51,7 @@ def test_unhandled_exception_is_envelope_without_traceback(
     def boom(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("accounts.selectors.account_identity", boom)
+    monkeypatch.setattr("accounts.views.account_identity", boom)
     response = client.get("/openapi/v1/account", HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}")
     body = assert_envelope(response, 500, code="internal_server_error")
     assert body["message"] == "Internal Server Error"

@@ -39,6 +39,19 @@ def test_identity_apps_never_import_the_runtime(app):
     assert offenders == []
 
 
+def test_accounts_meets_workspaces_only_in_its_views():
+    # Memberships point at accounts, so workspaces may import accounts; the other way round only
+    # the views that answer with both (/account) compose them.
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in _sources("accounts")
+        if path.name != "views.py" and "tests" not in path.parts
+        for line, module in _imports(path)
+        if module == "workspaces" or module.startswith("workspaces.")
+    ]
+    assert offenders == []
+
+
 def test_the_rule_sees_an_import_when_there_is_one(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from apps_runtime.models import App\n    return App\n")

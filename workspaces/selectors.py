@@ -38,11 +38,3 @@ def is_member(account: Account, workspace_id: uuid.UUID) -> bool:
         account.is_active
         and Membership.objects.filter(account=account, workspace_id=workspace_id).exists()
     )
-
-
-def default_workspace_id(memberships: list[Membership]) -> str | None:
-    """The membership flagged ``current``, else the first workspace, else ``None``."""
-    for membership in memberships:
-        if membership.current:
-            return str(membership.workspace_id)
-    return str(memberships[0].workspace_id) if memberships else None

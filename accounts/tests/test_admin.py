@@ -44,7 +44,7 @@ def test_revoke_selected_action(staff_client, api, alice, token_for):
     row.refresh_from_db()
     assert row.revoked_at is not None
     assert api(token).get("/openapi/v1/account").status_code == 401
-    event = AuditEvent.objects.get(action="token_revoked", token_id=row.id)
+    event = AuditEvent.objects.get(action="access_token.revoked", token_id=row.id)
     assert event.actor_type == "admin" and event.actor_email == "root@example.com"
 
 
@@ -58,7 +58,7 @@ def test_disable_account_action(staff_client, api, alice, token_for):
     alice.refresh_from_db()
     assert alice.status == "disabled"
     assert api(token).get("/openapi/v1/account").status_code == 401
-    assert AuditEvent.objects.filter(action="account_disabled", account=alice).exists()
+    assert AuditEvent.objects.filter(action="account.disabled", account=alice).exists()
 
 
 def test_workspace_admin_shows_memberships_inline(staff_client, alice, acme):
@@ -68,7 +68,7 @@ def test_workspace_admin_shows_memberships_inline(staff_client, alice, acme):
 
 def test_audit_trail_is_read_only(staff_client, alice, token_for):
     token_for(alice)
-    event = AuditEvent.objects.get(action="token_issued")
+    event = AuditEvent.objects.get(action="access_token.issued")
     assert staff_client.get("/admin/accounts/auditevent/").status_code == 200
     assert staff_client.get("/admin/accounts/auditevent/add/").status_code == 403
     assert (

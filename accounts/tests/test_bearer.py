@@ -70,7 +70,7 @@ def test_expired_token_is_401_and_audited_once(api, alice, token_for):
         assert_envelope(api(token).get(ACCOUNT_URL), 401, message="invalid_bearer")
     row.refresh_from_db()
     assert row.revoked_at is not None and row.token_hash is None
-    assert AuditEvent.objects.filter(action="token_expired", token_id=row.id).count() == 1
+    assert AuditEvent.objects.filter(action="access_token.expired", token_id=row.id).count() == 1
 
 
 def test_expiry_reads_the_clock(api, alice, token_for, monkeypatch):
@@ -158,7 +158,7 @@ def test_housekeeping_expires_overdue_tokens(alice, token_for):
     )
     assert access_tokens_expire_overdue() == 1
     assert access_tokens_expire_overdue() == 0
-    assert AuditEvent.objects.filter(action="token_expired").count() == 1
+    assert AuditEvent.objects.filter(action="access_token.expired").count() == 1
     assert AccessToken.objects.get(token_hash=token_digest(live)).revoked_at is None
 
 
@@ -174,7 +174,7 @@ def test_housekeeping_command_expires_overdue_tokens(alice, token_for):
     out = io.StringIO()
     call_command("housekeeping", stdout=out)
     assert "overdue access tokens expired: 1" in out.getvalue()
-    assert AuditEvent.objects.filter(action="token_expired").count() == 1
+    assert AuditEvent.objects.filter(action="access_token.expired").count() == 1
 
 
 def test_subject_key_names_an_account_by_id_and_an_external_identity_by_issuer_and_email(

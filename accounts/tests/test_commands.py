@@ -75,3 +75,21 @@ def test_seed_demo_is_idempotent(db, api):
     assert Workspace.objects.filter(name="Demo").count() == 1
     token = _issue("demo@example.com")
     assert len(api(token).get("/openapi/v1/workspaces").json()["workspaces"]) == 2
+
+
+def test_issue_token_records_the_operator_not_the_account(alice):
+    from accounts.models import AuditEvent
+
+    token = _issue("alice@example.com", "--label", "ops")
+    row = AccessToken.objects.get(token_hash=token_digest(token))
+    event = AuditEvent.objects.get(action="access_token.issued", token_id=row.id)
+    assert (event.actor_type, event.actor_email) == ("operator", "manage.py issue_token")
+    assert event.account == alice and event.details["subject_email"] == "alice@example.com"
+
+
+def test_audit_actions_follow_one_scheme(db):
+    from accounts.audit import Actor, audit_record
+
+    with pytest.raises(ValueError, match="is not <entity>"):
+        audit_record("token_issued", actor=Actor.system())
+    assert audit_record("access_token.issued", actor=Actor.system()).action == "access_token.issued"

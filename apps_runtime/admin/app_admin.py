@@ -13,17 +13,21 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from accounts.audit import audit_record
+from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.admin.display import attachment, dsl_filename, pretty_json, yaml_download
 from apps_runtime.dsl import DslError, app_export_dsl, workflow_unsupported_node_types
 from apps_runtime.dsl.constants import MAX_DSL_BYTES
 from apps_runtime.models import App, AppModelConfig, Tag
-from apps_runtime.services import app_import_dsl, app_set_access_mode, app_set_enable_api
+from apps_runtime.services import (
+    app_import_dsl,
+    app_set_access_mode,
+    app_set_enable_api,
+    app_update,
+)
 from workspaces.models import Workspace
 
 
@@ -136,19 +140,18 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().get_queryset(request).prefetch_related("tags")
 
     def save_model(self, request: HttpRequest, obj: App, form: Any, change: bool) -> None:
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        watched = [
-            name for name in ("enable_api", "access_mode", "status") if name in form.changed_data
-        ]
-        if watched:
-            audit_record(
-                "app_updated",
-                actor_type="admin",
-                actor_email=str(request.user),
-                app_id=obj.id,
-                fields={name: getattr(obj, name) for name in watched},
-            )
+        # The same service as the actions (and the API): one transaction, one audit record.
+        # Apps are only ever added by the DSL import, so ``change`` is always true here.
+        app_update(
+            app=obj,
+            changes={name: form.cleaned_data[name] for name in form.changed_data},
+            actor=Actor.admin(request.user),
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Tags were written by app_update in save_model; the form must not write them again.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # -- columns and read-only fields -----------------------------------------------------------
 
@@ -207,7 +210,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _toggle(self, request: HttpRequest, queryset: QuerySet[App], *, enabled: bool) -> None:
         changed = sum(
-            app_set_enable_api(app=app, enabled=enabled, actor_email=str(request.user))
+            app_set_enable_api(app=app, enabled=enabled, actor=Actor.admin(request.user))
             for app in queryset
         )
         state = "on" if enabled else "off"
@@ -231,7 +234,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _access(self, request: HttpRequest, queryset: QuerySet[App], mode: str) -> None:
         changed = sum(
-            app_set_access_mode(app=app, access_mode=mode, actor_email=str(request.user))
+            app_set_access_mode(app=app, access_mode=mode, actor=Actor.admin(request.user))
             for app in queryset
         )
         self.message_user(request, f"Access mode set to {mode} for {changed} app(s).")
@@ -287,8 +290,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                     yaml_text=form.cleaned_data["file"],
                     name=form.cleaned_data["name"] or None,
                     author=request.user if isinstance(request.user, Account) else None,
-                    actor_type="admin",
-                    actor_email=str(request.user),
+                    actor=Actor.admin(request.user),
                 )
             except DslError as exc:
                 form.add_error("file", exc.message)

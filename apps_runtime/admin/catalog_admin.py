@@ -9,6 +9,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
+from accounts.audit import Actor
 from apps_runtime.admin.display import pretty_json
 from apps_runtime.dsl import workflow_unsupported_node_types
 from apps_runtime.models import Tag, WorkflowVersion
@@ -106,7 +107,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def publish_drafts(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
         for version in queryset.select_related("app"):
             try:
-                published = workflow_publish_draft(draft=version, actor_email=str(request.user))
+                published = workflow_publish_draft(draft=version, actor=Actor.admin(request.user))
             except PublishError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:

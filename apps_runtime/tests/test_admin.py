@@ -11,10 +11,13 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from accounts.audit import Actor
 from accounts.models import Account, AuditEvent
 from apps_runtime import services
 from apps_runtime.dsl import app_export_dsl
 from apps_runtime.models import App, Tag, WorkflowVersion
+
+TEST_ACTOR = Actor.operator("pytest")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 CHANGELIST = "/admin/apps_runtime/app/"
@@ -31,7 +34,7 @@ def admin_client(db) -> Client:
 
 def imported(workspace, filename: str) -> App:
     text = (FIXTURES / filename).read_text(encoding="utf-8")
-    return services.app_import_dsl(workspace=workspace, yaml_text=text).app
+    return services.app_import_dsl(actor=TEST_ACTOR, workspace=workspace, yaml_text=text).app
 
 
 def upload(filename: str, content: bytes | None = None) -> SimpleUploadedFile:
@@ -146,7 +149,7 @@ def test_service_api_toggle_actions(admin_client, acme):
     chat.refresh_from_db()
     flow.refresh_from_db()
     assert (chat.enable_api, flow.enable_api) == (True, False)
-    assert AuditEvent.objects.filter(action="app_updated").count() == 3
+    assert AuditEvent.objects.filter(action="app.updated").count() == 3
 
 
 @pytest.mark.parametrize(
@@ -212,11 +215,15 @@ def test_change_form_edits_and_restricts_tags_to_the_workspace(admin_client, acm
         "public",
     )
     assert list(app.tags.all()) == [own]
-    event = AuditEvent.objects.get(action="app_updated")
-    assert event.details["fields"] == {
-        "enable_api": False,
-        "status": "archived",
-        "access_mode": "public",
+    event = AuditEvent.objects.get(action="app.updated")
+    # One record for the whole edit, each change with its before and after.
+    assert event.actor_type == "admin"
+    assert event.details["changes"] == {
+        "name": {"before": "Full Chat", "after": "Renamed"},
+        "enable_api": {"before": True, "after": False},
+        "status": {"before": "normal", "after": "archived"},
+        "access_mode": {"before": "private_all", "after": "public"},
+        "tags": {"before": [], "after": ["mine"]},
     }
 
 
@@ -269,7 +276,9 @@ def test_workflow_versions_are_read_only_with_a_pretty_graph(admin_client, acme)
 def test_secret_values_are_masked_in_the_version_page(admin_client, acme):
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "sk-hidden-value"
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     assert app.published_workflow is not None
     page = admin_client.get(
         f"/admin/apps_runtime/workflowversion/{app.published_workflow.pk}/change/"

@@ -13,11 +13,14 @@ import yaml
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from accounts.audit import Actor
 from apps_runtime.models import App, WorkflowVersion
 from apps_runtime.services import app_import_dsl
 from apps_runtime.tests.test_dsl_import import FULL_SHAPES, snapshot
 from apps_runtime.tests.test_dsl_parse import BROKEN
 from workspaces.models import Workspace
+
+TEST_ACTOR = Actor.operator("pytest")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 
@@ -97,7 +100,7 @@ def test_export_errors(acme):
 def test_export_of_a_chosen_version_and_secrets(acme):
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "sk-live"
-    app = app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = app_import_dsl(actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)).app
     draft = WorkflowVersion.objects.get(app=app, version=WorkflowVersion.DRAFT)
     draft.features = {"opening_statement": "draft"}
     draft.save()
@@ -143,7 +146,9 @@ def test_export_of_an_undecryptable_secret_is_a_clean_error(acme, settings):
 
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "enc:v1:looks-sealed-but-is-plain"
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     # A value that merely looks sealed was still encrypted on import, so it round-trips.
     out, _ = run("export_dsl", str(app.id), "--include-secrets")
     assert "enc:v1:looks-sealed-but-is-plain" in out

@@ -10,11 +10,14 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from accounts.audit import Actor
 from apps_runtime import services
 from apps_runtime.demo import DEMO_APPS, DEMO_APPS_DIR, SHARED_APPS
 from apps_runtime.dsl import app_export_dsl, app_unsupported_node_types
 from apps_runtime.models import App, AppMode
 from workspaces.models import Workspace
+
+TEST_ACTOR = Actor.operator("pytest")
 
 DEMO_FILES = sorted(DEMO_APPS_DIR.glob("*.yml"))
 
@@ -34,7 +37,7 @@ def test_every_demo_file_is_seeded():
 @pytest.mark.parametrize("path", DEMO_FILES, ids=lambda p: p.name)
 def test_demo_file_imports_without_warnings_and_round_trips(acme, path: Path):
     text = path.read_text(encoding="utf-8")
-    result = services.app_import_dsl(workspace=acme, yaml_text=text)
+    result = services.app_import_dsl(actor=TEST_ACTOR, workspace=acme, yaml_text=text)
     assert result.warnings == []
     assert result.app.description
     assert app_unsupported_node_types(result.app) == []
@@ -115,7 +118,9 @@ def test_edited_demo_workflow_stores_the_edits(acme):
         if variable["type"] == "select":
             variable["options"] = ["red", "green"]
     variables.append({"variable": "extra", "label": "Extra", "type": "number", "required": True})
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     assert app.published_workflow is not None
     stored = {v["variable"]: v for v in app.published_workflow.start_variables()}
     assert list(stored) == ["text_in", "num", "enum_var", "paragraph", "extra"]
@@ -133,7 +138,9 @@ def test_edited_demo_chat_stores_the_edits(acme):
     config["user_input_form"] = [
         {"paragraph": {"variable": "issue", "label": "Issue", "required": True, "max_length": 500}},
     ]
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     stored = app.model_config
     assert stored.model["name"] == "llama-3.1-8b"
     assert stored.pre_prompt == "You are terse."

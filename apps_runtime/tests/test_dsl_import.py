@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from accounts.audit import Actor
 from accounts.models import AuditEvent
 from apps_runtime import services
 from apps_runtime.demo import demo_app_path
@@ -18,6 +19,8 @@ from apps_runtime.dsl import (
     workflow_unsupported_node_types,
 )
 from apps_runtime.models import WORKFLOW_MODES, App, AppModelConfig, WorkflowVersion
+
+TEST_ACTOR = Actor.operator("pytest")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 FULL_SHAPES = {
@@ -63,14 +66,19 @@ def snapshot(app: App) -> dict[str, Any]:
 
 def import_file(workspace, filename: str, **kwargs: Any) -> services.ImportResult:
     return services.app_import_dsl(
-        workspace=workspace, yaml_text=(FIXTURES / filename).read_text(encoding="utf-8"), **kwargs
+        actor=TEST_ACTOR,
+        workspace=workspace,
+        yaml_text=(FIXTURES / filename).read_text(encoding="utf-8"),
+        **kwargs,
     )
 
 
 @pytest.mark.parametrize("mode", list(FULL_SHAPES))
 def test_full_shape_export_writes_back_the_file_byte_for_byte(acme, alice, mode):
     text = (FIXTURES / FULL_SHAPES[mode]).read_text(encoding="utf-8")
-    app = services.app_import_dsl(workspace=acme, yaml_text=text, author=alice).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=text, author=alice
+    ).app
     assert app.mode == mode
     assert app_export_dsl(app) == text
 
@@ -78,7 +86,9 @@ def test_full_shape_export_writes_back_the_file_byte_for_byte(acme, alice, mode)
 @pytest.mark.parametrize("mode", list(FULL_SHAPES))
 def test_full_shape_export_then_import_gives_an_equal_app(acme, mode):
     first = import_file(acme, FULL_SHAPES[mode]).app
-    second = services.app_import_dsl(workspace=acme, yaml_text=app_export_dsl(first)).app
+    second = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=app_export_dsl(first)
+    ).app
     assert second.pk != first.pk
     assert snapshot(second) == snapshot(first)
     assert app_export_dsl(second) == app_export_dsl(first)
@@ -111,7 +121,7 @@ def test_import_stores_the_blocks_verbatim(acme, alice):
         "the engine cannot run node type(s) code, iteration, iteration-start; runs of this app "
         "answer app_unavailable until it can"
     ]
-    event = AuditEvent.objects.get(action="app_imported")
+    event = AuditEvent.objects.get(action="app.imported")
     assert event.details["app_id"] == str(app.id) and event.account == alice
 
 
@@ -138,7 +148,9 @@ def test_unknown_keys_survive_export(acme):
     doc["workflow"]["graph"]["nodes"][0]["x_node_key"] = {"ui": 1}
     doc["workflow"]["graph"]["x_graph_key"] = []
     doc["dependencies"].append({"type": "package", "value": {"plugin_unique_identifier": "a/b:1"}})
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     assert yaml.safe_load(app_export_dsl(app)) == doc
 
 
@@ -149,7 +161,7 @@ def test_minimal_file_gets_dify_defaults_once(acme):
         "    - {id: s, data: {type: start}}\n    - {id: a, data: {type: answer, answer: hi}}\n"
         "    edges: [{source: s, target: a}]\n"
     )
-    first = services.app_import_dsl(workspace=acme, yaml_text=text)
+    first = services.app_import_dsl(actor=TEST_ACTOR, workspace=acme, yaml_text=text)
     exported = yaml.safe_load(app_export_dsl(first.app))
     assert exported["kind"] == "app" and exported["version"] == "0.1.0"
     assert exported["dependencies"] == []
@@ -163,14 +175,18 @@ def test_minimal_file_gets_dify_defaults_once(acme):
         "use_icon_as_answer_icon": False,
     }
     assert exported["workflow"]["features"] == {}
-    second = services.app_import_dsl(workspace=acme, yaml_text=app_export_dsl(first.app)).app
+    second = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=app_export_dsl(first.app)
+    ).app
     assert snapshot(second) == snapshot(first.app)
 
 
 def test_secret_environment_values_are_blanked_unless_asked(acme):
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "sk-very-secret"
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
 
     def secret(text: str) -> str:
         variables = yaml.safe_load(text)["workflow"]["environment_variables"]
@@ -187,7 +203,9 @@ def test_secret_environment_values_are_encrypted_at_rest(acme, settings):
 
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "sk-at-rest"
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc)).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc)
+    ).app
     table = WorkflowVersion._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -208,7 +226,7 @@ def test_a_broken_file_leaves_nothing_behind(acme, filename):
     with pytest.raises(DslError):
         import_file(acme, f"broken/{filename}")
     assert not App.objects.exists()
-    assert not AuditEvent.objects.filter(action="app_imported").exists()
+    assert not AuditEvent.objects.filter(action="app.imported").exists()
 
 
 def test_a_failure_inside_the_transaction_rolls_everything_back(acme, monkeypatch):
@@ -229,8 +247,13 @@ def test_a_failure_inside_the_transaction_rolls_everything_back(acme, monkeypatc
 def test_empty_name_needs_a_name(acme):
     text = "app: {mode: chat}\nversion: 0.6.0\nmodel_config: {pre_prompt: ''}\n"
     with pytest.raises(DslError, match="the app has no name"):
-        services.app_import_dsl(workspace=acme, yaml_text=text)
-    assert services.app_import_dsl(workspace=acme, yaml_text=text, name="Named").app.name == "Named"
+        services.app_import_dsl(actor=TEST_ACTOR, workspace=acme, yaml_text=text)
+    assert (
+        services.app_import_dsl(
+            actor=TEST_ACTOR, workspace=acme, yaml_text=text, name="Named"
+        ).app.name
+        == "Named"
+    )
 
 
 def test_unsupported_node_types_follow_the_version_a_run_uses(acme):
@@ -245,7 +268,7 @@ def test_unsupported_node_types_follow_the_version_a_run_uses(acme):
     assert workflow_unsupported_node_types(draft) == []
     assert app_unsupported_node_types(app, draft) == []
     old = app.published_workflow
-    services.workflow_publish_draft(draft=draft)
+    services.workflow_publish_draft(actor=TEST_ACTOR, draft=draft)
     app.refresh_from_db()
     assert app_unsupported_node_types(app) == []
     assert old is not None and app_unsupported_node_types(app, old) == expected
@@ -257,17 +280,17 @@ def test_publish_copies_the_draft_and_repoints_the_app(acme):
     draft = WorkflowVersion.objects.get(app=app, version=WorkflowVersion.DRAFT)
     draft.features = {**draft.features, "opening_statement": "changed in the draft"}
     draft.save()
-    published = services.workflow_publish_draft(draft=draft, actor_email="ops@example.com")
+    published = services.workflow_publish_draft(draft=draft, actor=Actor.admin("ops@example.com"))
     app.refresh_from_db()
     assert app.published_workflow == published != first
     assert published.features["opening_statement"] == "changed in the draft"
     assert published.graph == draft.graph and published.published_at is not None
     assert WorkflowVersion.objects.filter(app=app).count() == 3
     assert WorkflowVersion.objects.filter(app=app, version=WorkflowVersion.DRAFT).count() == 1
-    assert AuditEvent.objects.filter(action="workflow_published").count() == 1
+    assert AuditEvent.objects.filter(action="workflow.published").count() == 1
 
     with pytest.raises(services.PublishError, match="only a draft can be published"):
-        services.workflow_publish_draft(draft=published)
+        services.workflow_publish_draft(actor=TEST_ACTOR, draft=published)
 
 
 def test_publish_refuses_a_draft_a_run_could_not_follow(acme):
@@ -277,7 +300,7 @@ def test_publish_refuses_a_draft_a_run_could_not_follow(acme):
     draft.graph = {**draft.graph, "edges": []}
     draft.save()
     with pytest.raises(services.PublishError, match="no path from the start node to an end node"):
-        services.workflow_publish_draft(draft=draft)
+        services.workflow_publish_draft(actor=TEST_ACTOR, draft=draft)
     app.refresh_from_db()
     assert app.published_workflow == before
 
@@ -297,15 +320,15 @@ def test_export_of_a_named_version_and_of_a_foreign_one(acme):
 
 def test_service_switches_record_who_changed_what(acme):
     app = import_file(acme, "chat_full.yml").app
-    assert services.app_set_enable_api(app=app, enabled=False, actor_email="ops@example.com")
-    assert not services.app_set_enable_api(app=app, enabled=False)
-    assert services.app_set_access_mode(app=app, access_mode="public")
+    assert services.app_set_enable_api(app=app, enabled=False, actor=Actor.admin("ops@example.com"))
+    assert not services.app_set_enable_api(actor=TEST_ACTOR, app=app, enabled=False)
+    assert services.app_set_access_mode(actor=TEST_ACTOR, app=app, access_mode="public")
     with pytest.raises(ValueError, match="unknown access mode"):
-        services.app_set_access_mode(app=app, access_mode="everyone")
+        services.app_set_access_mode(actor=TEST_ACTOR, app=app, access_mode="everyone")
     app.refresh_from_db()
     assert (app.enable_api, app.access_mode) == (False, "public")
-    changes = AuditEvent.objects.filter(action="app_updated").order_by("id")
-    assert [e.details["field"] for e in changes] == ["enable_api", "access_mode"]
+    changes = AuditEvent.objects.filter(action="app.updated").order_by("id")
+    assert [list(e.details["changes"]) for e in changes] == [["enable_api"], ["access_mode"]]
     assert changes[0].actor_email == "ops@example.com"
 
 
@@ -325,7 +348,7 @@ def test_yaml_anchors_are_expanded_and_never_written(acme):
         "model_config:\n  pre_prompt: hi\n"
         "  model: {provider: p, name: m, completion_params: *params}\n"
     )
-    app = services.app_import_dsl(workspace=acme, yaml_text=text).app
+    app = services.app_import_dsl(actor=TEST_ACTOR, workspace=acme, yaml_text=text).app
     exported = app_export_dsl(app)
     assert "&" not in exported and "*" not in exported
     data = yaml.safe_load(exported)

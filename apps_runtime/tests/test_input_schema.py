@@ -9,6 +9,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 import apps_runtime
+from accounts.audit import Actor
 from apps_runtime.describe import input_schema_from_form, user_input_form_from_start
 from apps_runtime.models import AppMode
 from apps_runtime.tests.factories import (
@@ -18,6 +19,8 @@ from apps_runtime.tests.factories import (
     make_workflow_app,
     start_variable,
 )
+
+TEST_ACTOR = Actor.operator("pytest")
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 FILE = {
@@ -290,7 +293,9 @@ def test_describe_reports_edits_of_an_imported_demo_copy(client, acme, alice, pa
     rows.append({**added, "type": "number"} if kind == "start" else {"number": added})
     expected["added_var"] = {"type": "number", "title": "Added"}
 
-    app = services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc), author=alice).app
+    app = services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc), author=alice
+    ).app
     body = client.get(f"/openapi/v1/apps/{app.id}/describe").json()
     assert body["info"]["name"] == f"Edited copy of {path.stem}"
     form = body["parameters"]["user_input_form"]

@@ -151,7 +151,7 @@ def test_poll_from_another_ip_works_and_is_audited(client, alice):
     Browser(alice).approve(code["user_code"])
     response = poll(client, code["device_code"], REMOTE_ADDR="203.0.113.5")
     assert response.status_code == 200
-    event = AuditEvent.objects.get(action="oauth.device_code_cross_ip_poll")
+    event = AuditEvent.objects.get(action="device_grant.cross_ip_poll")
     assert event.ip == "203.0.113.5"
     assert event.details["created_ip"] == "198.51.100.1"
 
@@ -161,12 +161,12 @@ def test_approval_and_issue_are_audited(client, alice):
     Browser(alice).approve(code["user_code"])
     poll(client, code["device_code"])
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"oauth.device_flow_approved", "token_issued"} <= actions
+    assert {"device_grant.approved", "access_token.issued"} <= actions
 
 
 def test_deny_is_audited(client, alice):
     Browser(alice).deny(start(client)["user_code"])
-    event = AuditEvent.objects.get(action="oauth.device_flow_denied")
+    event = AuditEvent.objects.get(action="device_grant.denied")
     assert event.account == alice and event.details["client_id"] == "difyctl"
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator, validate_email
 
+from accounts.audit import Actor
 from accounts.models import Account
 from accounts.services import access_token_mint
 
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                 external_email=email,
                 external_issuer=issuer,
                 ttl_days=days,
-                actor_email="manage.py issue_token",
+                actor=Actor.operator("issue_token"),
             )
         else:
             account = Account.objects.filter(email=email).first()
@@ -64,7 +65,7 @@ class Command(BaseCommand):
                 device_label=label,
                 account=account,
                 ttl_days=days,
-                actor_email="manage.py issue_token",
+                actor=Actor.operator("issue_token"),
             )
         self.stderr.write(
             f"token id {minted.token.id}, expires {minted.token.expires_at:%Y-%m-%dT%H:%M:%SZ}"

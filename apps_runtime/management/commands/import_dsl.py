@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.audit import Actor
 from apps_runtime.dsl import DslError, dsl_parse
 from apps_runtime.services import app_import_parsed
 from workspaces.models import Workspace
@@ -40,8 +41,7 @@ class Command(BaseCommand):
                 workspace=workspace,
                 parsed=parsed,
                 name=options["name"],
-                actor_type="system",
-                actor_email="manage.py import_dsl",
+                actor=Actor.operator("import_dsl"),
             )
         except DslError as exc:
             raise CommandError(f"{source}: {exc.message}") from None
