@@ -12,5 +12,6 @@ Public API:
   ``finish_reason``; raises ``ProviderError`` (contract codes) or ``StopRequested``; closing the
   iterator aborts the HTTP call.
 - ``services.provider_config_save(config, *, api_key=None, clear_api_key=False, actor=None)``,
-  ``services.provider_config_delete(config, *, actor=None)``: the only writers (seal + audit).
+  ``services.provider_config_delete(config, *, actor=None)``: the only writers (seal +
+  audit; ``actor`` is an ``accounts.audit.Actor``).
 """

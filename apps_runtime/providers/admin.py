@@ -12,7 +12,7 @@ from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Account
+from accounts.audit import Actor
 from apps_runtime.providers.models import ProviderConfig, provider_name
 from apps_runtime.providers.services import provider_config_delete, provider_config_save
 
@@ -116,6 +116,5 @@ class ProviderConfigAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             provider_config_delete(config, actor=_actor(request))
 
 
-def _actor(request: HttpRequest) -> Account | None:
-    user = getattr(request, "user", None)
-    return user if isinstance(user, Account) else None
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.admin(request.user)

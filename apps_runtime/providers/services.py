@@ -8,8 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_record
-from accounts.models import Account
+from accounts.audit import Actor, audit_record
 from apps_runtime.providers.models import ProviderConfig, provider_name
 from config.crypto import seal
 
@@ -19,7 +18,7 @@ def provider_config_save(
     *,
     api_key: str | None = None,
     clear_api_key: bool = False,
-    actor: Account | None = None,
+    actor: Actor | None = None,
 ) -> ProviderConfig:
     """Create or update ``config``. ``api_key``: a new key (sealed before it is stored); ``None``
     or ``""`` keeps the stored one; ``clear_api_key`` removes it. Making a config the workspace
@@ -44,23 +43,19 @@ def provider_config_save(
         config.save()
         audit_record(
             "provider_config.created" if created else "provider_config.updated",
-            actor_type="account" if actor else "",
-            actor_email=actor.email if actor else "",
-            account=actor,
+            actor=actor or Actor.system(),
             **_details(config, api_key_changed=key_changed),
         )
     return config
 
 
-def provider_config_delete(config: ProviderConfig, *, actor: Account | None = None) -> None:
+def provider_config_delete(config: ProviderConfig, *, actor: Actor | None = None) -> None:
     with transaction.atomic():
         details = _details(config)
         config.delete()
         audit_record(
             "provider_config.deleted",
-            actor_type="account" if actor else "",
-            actor_email=actor.email if actor else "",
-            account=actor,
+            actor=actor or Actor.system(),
             **details,
         )
 
