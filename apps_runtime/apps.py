@@ -27,3 +27,7 @@ class AppsRuntimeConfig(AppConfig):
 
         connection_created.connect(_register_sqlite_functions)
         register_task("expired run event streams purged", event_logs_purge)
+
+        from apps_runtime.runs.services import runs_fail_stale
+
+        register_task("stale runs failed", runs_fail_stale)

@@ -165,3 +165,4 @@ class WorkflowVersion(models.Model):
 
 
 from apps_runtime.providers.models import ProviderConfig  # noqa: E402, F401
+from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run  # noqa: E402, F401

@@ -1,6 +1,7 @@
 from django.urls import URLPattern, path, re_path
 
 from apps_runtime import views
+from apps_runtime.runs.views import TaskStopView
 from config.api.aliases import alias_path
 
 # ``[^/]+`` lets a name lookup carry any character but a slash; the bare ``/apps/{id}`` alias stops
@@ -28,5 +29,16 @@ urlpatterns: list[URLPattern] = [
         r"^permitted-external-apps/(?P<app_id>[^/:]+)$",
         views.PermittedExternalAppDescribeView.as_view(),
         name="permitted-external-app",
+    ),
+    re_path(
+        r"^apps/(?P<app_id>[^/]+)/tasks/(?P<task_id>[^/:]+)/stop$",
+        TaskStopView.as_view(),
+        name="app-task-stop",
+    ),
+    alias_path(
+        r"^apps/(?P<app_id>[^/]+)/tasks/(?P<task_id>[^/:]+):stop$",
+        TaskStopView,
+        name="app-task-stop-colon",
+        post="app_task_stop_colon",
     ),
 ]

@@ -7,6 +7,7 @@ log.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -115,6 +116,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file, not SQLite's shared-cache memory database: run jobs write from
+            # worker threads, and shared-cache table locks fail at once instead of waiting.
+            "TEST": {"NAME": str(BASE_DIR / f".test-db.sqlite3-{os.getpid()}")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -186,6 +190,9 @@ SSE_MAX_SECONDS = env_int("SSE_MAX_SECONDS", 3600, minimum=1)
 SSE_PING_SECONDS = env_int("SSE_PING_SECONDS", 10, minimum=1)
 SSE_IDLE_SECONDS = env_int("SSE_IDLE_SECONDS", 300, minimum=1)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
+RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")
+if RUN_EXECUTOR not in {"thread"}:
+    raise ImproperlyConfigured("RUN_EXECUTOR must be 'thread' (no other executor is built yet)")
 RUN_WORKERS = env_int("RUN_WORKERS", 16, minimum=1, maximum=256)
 RUN_QUEUE = env_int("RUN_QUEUE", 256, minimum=1)
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
@@ -240,7 +247,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"AppMode": "apps_runtime.models.AppMode"},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps_runtime.runs.schema.add_sse_endpoints",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"

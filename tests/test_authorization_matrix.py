@@ -19,6 +19,7 @@ Path parameters name objects of the owner (``PARAMS``); a row may add a query st
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,13 @@ MATRIX: dict[str, Row] = {
     "GET /openapi/v1/permitted-external-apps/{app_id}": bearer(
         WRONG_SURFACE, WRONG_SURFACE, WRONG_SURFACE, 200
     ),
+    # --- runs (account subjects); a run belongs to whoever started it (decisions §5) ------------
+    # {task_id} is a run the owner started: other members get 404 like outsiders.
+    "POST /openapi/v1/apps/{app_id}/run": bearer(200, 200, 404, ACCOUNT_ONLY, body={"inputs": {}}),
+    "POST /openapi/v1/apps/{app_id}:run": bearer(200, 200, 404, ACCOUNT_ONLY, body={"inputs": {}}),
+    "GET /openapi/v1/apps/{app_id}/tasks/{task_id}/events": bearer(200, 404, 404, ACCOUNT_ONLY),
+    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}/stop": bearer(200, 404, 404, ACCOUNT_ONLY),
+    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}:stop": bearer(200, 404, 404, ACCOUNT_ONLY),
 }
 
 
@@ -159,9 +167,21 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
         "revoked": revoked,
         "anonymous": None,
     }
+    from apps_runtime.runs.models import Run
+
+    run = Run.objects.create(
+        app=app,
+        workspace=acme,
+        mode=app.mode,
+        subject_type="account",
+        subject_email=alice.email,
+        account=alice,
+        workflow_run_id=uuid.uuid4(),
+    )
     objects = {
         "workspace_id": str(acme.id),
         "app_id": str(app.id),
+        "task_id": str(run.workflow_run_id),
         "session_id": str(AccessToken.objects.get(token_hash=token_digest(other_session)).id),
     }
     return World(tokens, objects)
@@ -169,7 +189,8 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
 
 # How to fill a path parameter: the owner's object of that kind (see ``World.objects``).
 PARAMS: dict[str, Callable[[World], str]] = {
-    name: (lambda w, n=name: w.objects[n]) for name in ("workspace_id", "app_id", "session_id")
+    name: (lambda w, n=name: w.objects[n])
+    for name in ("workspace_id", "app_id", "session_id", "task_id")
 }
 
 

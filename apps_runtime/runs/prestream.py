@@ -1,0 +1,307 @@
+"""Everything the SSE endpoints check before a stream starts (contract §3.5, §5.15, §5.16), as
+short synchronous steps run by the consumers through ``sync_to_async``.
+
+Each failure raises ``ApiError`` and the consumer answers the JSON envelope. Order: bearer (401 /
+429), surface and scope (403), the app (404 for a non-member, 403 service API off), open streams
+per token (429), then per endpoint: the body, mode rules and inputs (422), the app's definition
+(400 ``app_unavailable``), the provider (400 ``provider_not_initialize``), run starts per minute
+(429), the run rows, the job (429 when the executor is full).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
+from apps_runtime.dsl import app_unsupported_node_types
+from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
+from apps_runtime.runs import services, wire
+from apps_runtime.runs.executor import ExecutorFull, get_executor
+from apps_runtime.runs.inputs import MODE_NOT_RUNNABLE, invalid, parse_body, run_request_from_body
+from apps_runtime.runs.models import NodeExecution, Run
+from apps_runtime.runs.selectors import app_get_for_run, run_get_for_subject
+from apps_runtime.runs.streams import stream_slot_acquire, stream_slot_release
+from config.api import ratelimit
+from config.api.errors import INSUFFICIENT_SCOPE_CHALLENGE, ApiError, RateLimited
+from config.api.sse import data_frame
+
+APPS_RUN = "apps:run"
+APP_UNAVAILABLE = "app_unavailable"
+AGENT_NOT_RUNNABLE = "agent apps are not runnable yet"
+MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT = "mode_not_supported_for_event_reconnect"
+RUNNABLE_MODES = frozenset(
+    {AppMode.WORKFLOW, AppMode.ADVANCED_CHAT, AppMode.CHAT, AppMode.COMPLETION}
+)
+
+
+def release_connection() -> None:
+    """Give the database connection back before the stream starts (a stream holds none).
+
+    Not inside an atomic block: that is a test's transaction running this step in its own
+    thread, and closing would end it."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def app_unavailable(message: str) -> ApiError:
+    return ApiError(400, message, code=APP_UNAVAILABLE)
+
+
+def subject_for_apps(authorization: str | None) -> Subject:
+    """Bearer, surface (accounts only on ``/apps*``) and scope ``apps:run``."""
+    subject = resolve_bearer(authorization)
+    if subject.subject_type != ACCOUNT:
+        raise ApiError(403, f"wrong_surface (canonical: {CANONICAL_PATH[subject.subject_type]})")
+    if not subject.has_scope(APPS_RUN):
+        raise ApiError(
+            403,
+            f"insufficient_scope: {APPS_RUN}",
+            headers={"WWW-Authenticate": INSUFFICIENT_SCOPE_CHALLENGE},
+        )
+    return subject
+
+
+def _workflow_for_run(app: App, workflow_id: str | None) -> WorkflowVersion:
+    if workflow_id:
+        from config.api.wire import parse_uuid
+
+        version_id = parse_uuid(workflow_id)
+        if version_id is None:
+            raise ApiError(400, "workflow_id is not a valid workflow id", code="bad_request")
+        version = WorkflowVersion.objects.filter(app=app, id=version_id).first()
+        if version is None:
+            raise ApiError(404, "workflow not found")
+        if version.is_draft:
+            raise ApiError(400, "a draft workflow cannot be run", code="bad_request")
+        return version
+    if app.published_workflow is None:
+        raise app_unavailable("the app has no published workflow")
+    return app.published_workflow
+
+
+def providers_of(app: App, workflow: WorkflowVersion | None) -> list[str]:
+    """The model providers a run of ``app`` may call (its model, or its LLM nodes')."""
+    found: list[str] = []
+    if workflow is not None:
+        for node in (workflow.graph or {}).get("nodes") or []:
+            data = node.get("data") if isinstance(node, dict) else None
+            if isinstance(data, dict) and data.get("type") == "llm":
+                model = data.get("model")
+                found.append(str(model.get("provider") or "") if isinstance(model, dict) else "")
+    elif app.mode in PROMPT_MODES:
+        config = app.model_config.config if hasattr(app, "model_config") else {}
+        model = config.get("model") if isinstance(config, dict) else None
+        found.append(str(model.get("provider") or "") if isinstance(model, dict) else "")
+    return list(dict.fromkeys(found))
+
+
+def check_providers(app: App, workflow: WorkflowVersion | None) -> None:
+    providers = providers_of(app, workflow)
+    if not providers:
+        return
+    from apps_runtime.providers.selectors import provider_endpoint_for
+    from apps_runtime.providers.types import ProviderError
+
+    for provider in providers:
+        try:
+            provider_endpoint_for(app.workspace_id, provider)
+        except ProviderError as exc:
+            raise ApiError(exc.status, exc.message, code=exc.code) from None
+
+
+def check_runnable(app: App) -> None:
+    if app.mode == AppMode.AGENT_CHAT:
+        raise app_unavailable(AGENT_NOT_RUNNABLE)
+    if app.mode not in RUNNABLE_MODES:
+        raise invalid(MODE_NOT_RUNNABLE)
+
+
+def start_run(*, authorization: str | None, app_ref: str, body: bytes, ip: str) -> Any:
+    """Check everything, record the run and submit its job; return the stream's plan."""
+    try:
+        subject = subject_for_apps(authorization)
+        app = app_get_for_run(subject, app_ref)
+        token_key = str(subject.token.id)
+        stream_slot_acquire(token_key)
+        try:
+            run = _start(subject, app, body, ip)
+        except BaseException:
+            stream_slot_release(token_key)
+            raise
+        return plan_for_started_run(run, token_key)
+    finally:
+        release_connection()
+
+
+def plan_for_started_run(run: Run, token_key: str) -> Any:
+    """A new run's stream: its log from the start until the terminal events."""
+    from apps_runtime.runs.consumers import StreamPlan
+
+    return StreamPlan(task_id=str(run.id), mode=run.mode, token_key=token_key)
+
+
+def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
+    check_runnable(app)
+    request = run_request_from_body(app, parse_body(raw))
+    workflow: WorkflowVersion | None = None
+    if app.mode in wire.WORKFLOW_FAMILY:
+        workflow = _workflow_for_run(app, request.workflow_id)
+        unsupported = app_unsupported_node_types(app, workflow)
+        if unsupported:
+            raise app_unavailable(
+                "the app uses node types this server cannot run: " + ", ".join(unsupported)
+            )
+    elif not hasattr(app, "model_config"):
+        raise app_unavailable("the app has no model configuration")
+    check_providers(app, workflow)
+    ratelimit.enforce(
+        "run-start",
+        subject.key,
+        limit=settings.RUN_STARTS_PER_MINUTE,
+        window=60,
+        hint="too many runs started in the last minute",
+    )
+    run = services.run_start(subject=subject, app=app, request=request, workflow=workflow, ip=ip)
+    try:
+        get_executor().submit("run", run.id)
+    except ExecutorFull:
+        services.run_discard(run)
+        raise RateLimited(
+            5, hint="the server is busy running other apps; try again shortly"
+        ) from None
+    return run
+
+
+# -- re-attach ---------------------------------------------------------------------------------
+
+
+def attach_run(
+    *,
+    authorization: str | None,
+    app_ref: str,
+    task_ref: str,
+    last_event_id: str | None,
+    include_state_snapshot: bool,
+    continue_on_pause: bool,
+) -> Any:
+    """Find the caller's run and plan the re-attach position of decisions §6."""
+    from apps_runtime.runs.consumers import StreamPlan
+
+    try:
+        subject = subject_for_apps(authorization)
+        app = app_get_for_run(subject, app_ref)
+        if app.mode not in wire.WORKFLOW_FAMILY:
+            raise invalid(MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT)
+        run = run_get_for_subject(subject, app, task_ref)
+        token_key = str(subject.token.id)
+        stream_slot_acquire(token_key)
+        try:
+            plan = StreamPlan(
+                task_id=str(run.id),
+                mode=run.mode,
+                token_key=token_key,
+                idle_seconds=settings.SSE_IDLE_SECONDS,
+                continue_on_pause=continue_on_pause,
+                ping_first=True,
+            )
+            _position(plan, run, last_event_id, include_state_snapshot)
+        except BaseException:
+            stream_slot_release(token_key)
+            raise
+        return plan
+    finally:
+        release_connection()
+
+
+def _position(plan: Any, run: Run, last_event_id: str | None, snapshot: bool) -> None:
+    from apps_runtime.events import event_log
+
+    log = event_log()
+    ids = wire.RunIds.of(run)
+    if not log.exists(plan.task_id):
+        if not run.is_active:
+            # The log is gone (retention): one workflow_finished built from the row, then close.
+            entry_id = f"{int((run.finished_at or run.created_at).timestamp() * 1000)}-0"
+            plan.prelude = [data_frame(entry_id, ids.stamp(wire.workflow_finished(run)))]
+            plan.live = False
+        return
+    entries = log.entries(plan.task_id)
+    if last_event_id is not None:
+        plan.after = last_event_id
+    elif snapshot:
+        position = entries[-1][0] if entries else None
+        plan.prelude = _snapshot_frames(run, ids, position or "0-0", entries)
+        if run.status == Run.Status.PAUSED and not plan.continue_on_pause:
+            plan.live = False  # the snapshot ended with the pause
+            return
+        # Live events follow the snapshot; a finished run ends with its terminal events.
+        plan.after = position if run.is_active else _before_last(entries, "workflow_finished")
+    else:
+        plan.after = _segment_start(entries)
+    if not run.is_active and not any(
+        wire.ends_stream(run.mode, event) for _, event in _after(entries, plan.after)
+    ):
+        # Finished and its end already delivered: nothing more will come.
+        plan.live = bool(_after(entries, plan.after))
+
+
+def _after(entries: list[tuple[str, dict[str, Any]]], after: str | None) -> list[Any]:
+    from apps_runtime.events.base import entry_id_key
+
+    if after is None:
+        return entries
+    key = entry_id_key(after)
+    return [entry for entry in entries if entry_id_key(entry[0]) > key]
+
+
+def _before_last(entries: list[tuple[str, dict[str, Any]]], name: str) -> str | None:
+    """The id just before the most recent ``name`` event (None: from the beginning)."""
+    for index in range(len(entries) - 1, -1, -1):
+        if entries[index][1].get("event") == name:
+            return entries[index - 1][0] if index > 0 else None
+    return None
+
+
+def _segment_start(entries: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """Where the current segment starts: before the most recent ``workflow_started``."""
+    return _before_last(entries, "workflow_started")
+
+
+def _snapshot_frames(
+    run: Run, ids: wire.RunIds, entry_id: str, entries: list[tuple[str, dict[str, Any]]]
+) -> list[bytes]:
+    """The run so far, from the database (contract §5.16): ``workflow_started`` (reason
+    ``initial``), each executed node's ``node_started`` / ``node_finished`` without inputs,
+    outputs or process data, and for a paused run its current pause events from the log."""
+    frames = [data_frame(entry_id, ids.stamp(wire.workflow_started(run)))]
+    for node in NodeExecution.objects.filter(run=run).order_by("index", "created_at"):
+        base = {
+            "id": str(node.id),
+            "node_id": node.node_id,
+            "node_type": node.node_type,
+            "title": node.title,
+            "index": node.index,
+            "predecessor_node_id": node.predecessor_node_id or None,
+            "created_at": wire.unix(node.created_at),
+        }
+        frames.append(data_frame(entry_id, ids.stamp({"event": "node_started", "data": base})))
+        if node.finished_at is not None:
+            finished = {
+                **base,
+                "status": node.status,
+                "error": node.error or None,
+                "elapsed_time": node.elapsed_time,
+                "finished_at": wire.unix(node.finished_at),
+            }
+            frames.append(
+                data_frame(entry_id, ids.stamp({"event": "node_finished", "data": finished}))
+            )
+    if run.status == Run.Status.PAUSED:
+        start = _segment_start(entries)
+        for pause_id, event in _after(entries, start):
+            if event.get("event") in ("human_input_required", "workflow_paused"):
+                frames.append(data_frame(pause_id, event))
+    return frames

@@ -1,0 +1,122 @@
+"""The stale-run sweep (decisions §7), stopping a paused run, and the admin's read-only pages and
+audited actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from apps_runtime.events import event_log
+from apps_runtime.models import AppMode
+from apps_runtime.runs.models import Message, NodeExecution, Run
+from apps_runtime.runs.services import run_stop, runs_fail_stale
+from apps_runtime.runs.tests.helpers import events_path, sse_call
+from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
+from config import housekeeping
+
+
+def _run(app, account, **fields):
+    return Run.objects.create(
+        app=app,
+        workspace=app.workspace,
+        mode=app.mode,
+        subject_type="account",
+        subject_email=account.email,
+        account=account,
+        workflow_run_id=uuid.uuid4() if app.mode in ("workflow", "advanced-chat") else None,
+        **fields,
+    )
+
+
+def test_a_run_with_a_stale_heartbeat_is_failed_and_its_stream_says_so(
+    acme, alice, token_for, settings
+):
+    settings.RUN_STALE_SECONDS = 5
+    app = make_workflow_app(acme)
+    now = timezone.now()
+    stale = _run(app, alice, started_at=now, heartbeat_at=now - timedelta(seconds=6))
+    fresh = _run(app, alice, started_at=now, heartbeat_at=now - timedelta(seconds=2))
+    event_log().append(str(stale.id), {"event": "workflow_started", "task_id": str(stale.id)})
+
+    assert "stale runs failed" in dict(housekeeping.tasks())
+    assert runs_fail_stale() == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == "failed" and stale.error and fresh.status == "running"
+    names = [event["event"] for _, event in event_log().entries(str(stale.id))]
+    assert names == ["workflow_started", "workflow_finished", "error"]
+
+    attached = sse_call("GET", events_path(app, stale.workflow_run_id), token=token_for(alice))
+    assert attached.names == ["workflow_started", "workflow_finished", "error"]
+    assert attached.events[1]["data"]["status"] == "failed"
+    assert runs_fail_stale() == 0  # once
+
+
+def test_stopping_a_paused_run_ends_it_stopped_with_its_terminal_events(acme, alice):
+    app = make_workflow_app(acme, mode=AppMode.ADVANCED_CHAT)
+    run = _run(app, alice, status=Run.Status.PAUSED, state={"saved": True})
+    Message.objects.create(run=run, app=app, query="q")
+    run_stop(subject=None, run=run, actor_email="ops@example.com")
+    run.refresh_from_db()
+    assert run.status == "stopped" and run.state is None
+    events = [event for _, event in event_log().entries(str(run.id))]
+    assert [e["event"] for e in events] == ["workflow_finished", "message_end"]
+    assert events[0]["data"]["status"] == "stopped"
+    assert events[1]["metadata"]["stopped"] is True
+    run_stop(subject=None, run=run, actor_email="ops@example.com")  # idempotent
+    assert len(event_log().entries(str(run.id))) == 2
+
+
+@pytest.fixture
+def staff(admin_client):
+    return admin_client
+
+
+def test_the_admin_shows_runs_read_only_with_nodes_and_message(staff, acme, alice):
+    app = make_prompt_app(acme, mode=AppMode.CHAT)
+    run = _run(app, alice)
+    Message.objects.create(run=run, app=app, query="what?", answer="that", total_tokens=7)
+    wf = make_workflow_app(acme)
+    wf_run = _run(wf, alice)
+    NodeExecution.objects.create(run=wf_run, node_id="start", node_type="start", title="Start")
+    assert (
+        staff.get("/admin/apps_runtime/run/?status__exact=running&mode__exact=chat").status_code
+        == 200
+    )
+    page = staff.get(f"/admin/apps_runtime/run/{run.id}/change/")
+    assert page.status_code == 200 and b"what?" in page.content
+    page = staff.get(f"/admin/apps_runtime/run/{wf_run.id}/change/")
+    assert page.status_code == 200 and b"Start" in page.content
+    assert staff.get("/admin/apps_runtime/run/add/").status_code == 403
+    assert staff.get("/admin/apps_runtime/nodeexecution/").status_code == 200
+    assert staff.get("/admin/apps_runtime/message/").status_code == 200
+    assert staff.get("/admin/apps_runtime/conversation/").status_code == 200
+
+
+def test_the_admin_fail_and_stop_actions_go_through_the_services(staff, acme, alice):
+    app = make_workflow_app(acme)
+    stuck = _run(app, alice)
+    live = _run(app, alice)
+    response = staff.post(
+        "/admin/apps_runtime/run/",
+        {"action": "fail_selected", "_selected_action": [str(stuck.id)]},
+    )
+    assert response.status_code == 302
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and stuck.error == "failed by an administrator"
+    assert [e["event"] for _, e in event_log().entries(str(stuck.id))] == [
+        "workflow_finished",
+        "error",
+    ]
+    assert AuditEvent.objects.filter(action="app.run.fail").count() == 1
+
+    staff.post(
+        "/admin/apps_runtime/run/", {"action": "stop_selected", "_selected_action": [str(live.id)]}
+    )
+    live.refresh_from_db()
+    assert live.stop_requested_at is not None
+    assert AuditEvent.objects.filter(action="app.run.stop", actor_type="admin").count() == 1

@@ -1,0 +1,47 @@
+"""``POST /apps/{app_id}/tasks/{task_id}/stop`` (alias ``…:stop``): contract §5.17, decisions §5.
+
+Own runs only (by ``task_id`` or ``workflow_run_id``); anything else is 404. Idempotent: a stop of
+a run that already ended answers success as well.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.authentication import ACCOUNT, BearerAPIView
+from apps_runtime.runs.prestream import APPS_RUN
+from apps_runtime.runs.selectors import TASK_NOT_FOUND, app_get_for_run, run_get_for_subject
+from apps_runtime.runs.services import run_stop
+from config.api.client_ip import client_ip
+from config.api.schema import BEARER_ERRORS, error_responses
+
+
+class StopResponseSerializer(serializers.Serializer[dict[str, str]]):
+    result = serializers.CharField()
+
+
+class TaskStopView(BearerAPIView):
+    subjects = frozenset({ACCOUNT})
+    scope = APPS_RUN
+
+    @extend_schema(
+        operation_id="app_task_stop",
+        summary="Stop a run (by task_id or workflow_run_id)",
+        request=None,
+        parameters=[
+            OpenApiParameter("app_id", str, OpenApiParameter.PATH),
+            OpenApiParameter("task_id", str, OpenApiParameter.PATH),
+        ],
+        responses={
+            200: OpenApiResponse(StopResponseSerializer, description="Stop requested"),
+            **error_responses(*BEARER_ERRORS, 404),
+        },
+    )
+    def post(self, request: Request, app_id: str, task_id: str) -> Response:
+        app = app_get_for_run(self.subject, app_id)
+        run = run_get_for_subject(self.subject, app, task_id, message=TASK_NOT_FOUND)
+        run_stop(subject=self.subject, run=run, ip=client_ip(request))
+        return Response({"result": "success"})
