@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
+from accounts.audit import Actor
 from apps_runtime.admin.display import pretty_json
 from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run
 from apps_runtime.runs.services import run_fail, run_stop
@@ -104,13 +105,13 @@ class RunAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         active = [run for run in queryset if run.is_active]
         for run in active:
-            run_stop(subject=None, run=run, actor_email=str(request.user))
+            run_stop(run=run, actor=Actor.admin(request.user))
         self.message_user(request, f"Stop requested for {len(active)} run(s).", messages.SUCCESS)
 
     @admin.action(description="Fail selected runs (stuck, no process)", permissions=["operate"])
     def fail_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         count = sum(
-            run_fail(run, message=ADMIN_FAIL_MESSAGE, actor_email=str(request.user))
+            run_fail(run, message=ADMIN_FAIL_MESSAGE, actor=Actor.admin(request.user))
             for run in queryset
             if run.is_active
         )

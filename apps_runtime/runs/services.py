@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from accounts.authentication import Subject
 from apps_runtime.models import CHAT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import wire
@@ -87,10 +87,10 @@ def run_start(
                 inputs=request.inputs,
                 created_at=run.created_at,
             )
+        # Contract §5.15 names this record app.run.openapi; ours are <entity>.<event>.
         audit_record(
-            "app.run.openapi",
-            actor_type=subject.subject_type,
-            actor_email=subject.email,
+            "run.started",
+            actor=Actor.of_subject(subject),
             account=subject.account,
             token_id=subject.token.id,
             ip=ip,
@@ -121,7 +121,7 @@ def run_discard(run: Run) -> None:
             Conversation.objects.filter(pk=conversation_id, runs__isnull=True).delete()
 
 
-def run_stop(*, subject: Subject | None, run: Run, actor_email: str = "", ip: str = "") -> None:
+def run_stop(*, run: Run, actor: Actor, subject: Subject | None = None, ip: str = "") -> None:
     """Ask a run to stop; idempotent. The job sees the flag at its next node or chunk.
 
     A paused run has no job to notice: it is finished here, with its terminal events.
@@ -135,9 +135,8 @@ def run_stop(*, subject: Subject | None, run: Run, actor_email: str = "", ip: st
         if first:
             Run.objects.filter(pk=run.pk).update(stop_requested_at=now)
             audit_record(
-                "app.run.stop",
-                actor_type=subject.subject_type if subject else "admin",
-                actor_email=subject.email if subject else actor_email,
+                "run.stop_requested",
+                actor=actor,
                 account=subject.account if subject else None,
                 token_id=subject.token.id if subject else None,
                 ip=ip,
@@ -228,7 +227,7 @@ def run_publish_terminal(run: Run) -> None:
     log.close(ids.task_id)
 
 
-def run_fail(run: Run, *, message: str, actor_email: str) -> bool:
+def run_fail(run: Run, *, message: str, actor: Actor) -> bool:
     """Fail a run by hand (the admin's action), audited; False if it had already ended."""
     finished = run_finish(
         run.id, status=Run.Status.FAILED, error=message, error_code="internal_server_error"
@@ -237,9 +236,8 @@ def run_fail(run: Run, *, message: str, actor_email: str) -> bool:
         return False
     with transaction.atomic():
         audit_record(
-            "app.run.fail",
-            actor_type="admin",
-            actor_email=actor_email,
+            "run.failed",
+            actor=actor,
             app_id=str(run.app_id),
             task_id=str(run.id),
         )

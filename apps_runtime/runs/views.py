@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit import Actor
 from accounts.authentication import ACCOUNT, BearerAPIView
 from apps_runtime.runs.prestream import APPS_RUN
 from apps_runtime.runs.selectors import TASK_NOT_FOUND, app_get_for_run, run_get_for_subject
@@ -43,5 +44,10 @@ class TaskStopView(BearerAPIView):
     def post(self, request: Request, app_id: str, task_id: str) -> Response:
         app = app_get_for_run(self.subject, app_id)
         run = run_get_for_subject(self.subject, app, task_id, message=TASK_NOT_FOUND)
-        run_stop(subject=self.subject, run=run, ip=client_ip(request))
+        run_stop(
+            run=run,
+            actor=Actor.of_subject(self.subject),
+            subject=self.subject,
+            ip=client_ip(request),
+        )
         return Response({"result": "success"})

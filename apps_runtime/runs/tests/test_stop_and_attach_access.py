@@ -50,7 +50,7 @@ def test_stop_by_task_or_workflow_run_id_is_idempotent(api, alice, token_for, wo
     run.refresh_from_db()
     assert run.stop_requested_at is not None
     assert cache.get(stop_flag_key(run.id))
-    assert AuditEvent.objects.filter(action="app.run.stop").count() == 1
+    assert AuditEvent.objects.filter(action="run.stop_requested").count() == 1
 
 
 def test_stop_of_another_users_or_unknown_task_is_404(api, alice, bob, token_for, workflow_app):

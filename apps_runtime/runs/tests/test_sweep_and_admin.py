@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.audit import Actor
 from accounts.models import AuditEvent
 from apps_runtime.events import event_log
 from apps_runtime.models import AppMode
@@ -60,14 +61,14 @@ def test_stopping_a_paused_run_ends_it_stopped_with_its_terminal_events(acme, al
     app = make_workflow_app(acme, mode=AppMode.ADVANCED_CHAT)
     run = _run(app, alice, status=Run.Status.PAUSED, state={"saved": True})
     Message.objects.create(run=run, app=app, query="q")
-    run_stop(subject=None, run=run, actor_email="ops@example.com")
+    run_stop(run=run, actor=Actor.system("test"))
     run.refresh_from_db()
     assert run.status == "stopped" and run.state is None
     events = [event for _, event in event_log().entries(str(run.id))]
     assert [e["event"] for e in events] == ["workflow_finished", "message_end"]
     assert events[0]["data"]["status"] == "stopped"
     assert events[1]["metadata"]["stopped"] is True
-    run_stop(subject=None, run=run, actor_email="ops@example.com")  # idempotent
+    run_stop(run=run, actor=Actor.system("test"))  # idempotent
     assert len(event_log().entries(str(run.id))) == 2
 
 
@@ -112,11 +113,11 @@ def test_the_admin_fail_and_stop_actions_go_through_the_services(staff, acme, al
         "workflow_finished",
         "error",
     ]
-    assert AuditEvent.objects.filter(action="app.run.fail").count() == 1
+    assert AuditEvent.objects.filter(action="run.failed").count() == 1
 
     staff.post(
         "/admin/apps_runtime/run/", {"action": "stop_selected", "_selected_action": [str(live.id)]}
     )
     live.refresh_from_db()
     assert live.stop_requested_at is not None
-    assert AuditEvent.objects.filter(action="app.run.stop", actor_type="admin").count() == 1
+    assert AuditEvent.objects.filter(action="run.stop_requested", actor_type="admin").count() == 1
