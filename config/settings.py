@@ -201,6 +201,19 @@ HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 15, minimum=1)
 EVENT_LOG_RETENTION_SECONDS = env_int("EVENT_LOG_RETENTION_SECONDS", 86400, minimum=1)
 HITL_GLOBAL_TIMEOUT_SECONDS = env_int("HITL_GLOBAL_TIMEOUT_SECONDS", 0, minimum=0)
 HTTP_NODE_ALLOWED_HOSTS = env_list("HTTP_NODE_ALLOWED_HOSTS", [])
+# Outbound HTTP to app-supplied URLs (apps_runtime/engine/outbound.py; security.md 26).
+OUTBOUND_CONNECT_TIMEOUT_SECONDS = env_int("OUTBOUND_CONNECT_TIMEOUT_SECONDS", 10, minimum=1)
+OUTBOUND_TIMEOUT_SECONDS = env_int("OUTBOUND_TIMEOUT_SECONDS", 60, minimum=1)
+OUTBOUND_MAX_REDIRECTS = env_int("OUTBOUND_MAX_REDIRECTS", 5, minimum=0, maximum=20)
+OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+# The http-request node (dsl.md 4.8): ceilings for its timeouts, and its response size caps.
+HTTP_NODE_MAX_CONNECT_TIMEOUT = env_int("HTTP_NODE_MAX_CONNECT_TIMEOUT", 10, minimum=1)
+HTTP_NODE_MAX_READ_TIMEOUT = env_int("HTTP_NODE_MAX_READ_TIMEOUT", 600, minimum=1)
+HTTP_NODE_MAX_WRITE_TIMEOUT = env_int("HTTP_NODE_MAX_WRITE_TIMEOUT", 600, minimum=1)
+HTTP_NODE_MAX_TEXT_BYTES = env_int("HTTP_NODE_MAX_TEXT_BYTES", 1024 * 1024, minimum=1)
+HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1024, minimum=1)
+# Template rendering limits (template-transform output, jinja2 prompts).
+TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 # Model provider calls: connecting, and the longest silence between two streamed bytes.
