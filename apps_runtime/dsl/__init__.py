@@ -6,12 +6,12 @@ Public API::
     app_export_dsl(app, workflow=None, include_secrets=False) -> str
     app_unsupported_node_types(app, workflow=None) -> list[str]
     workflow_unsupported_node_types(version) -> list[str]
-    RUNNABLE_NODE_TYPES, CURRENT_DSL_VERSION
+    CURRENT_DSL_VERSION (what can run: apps_runtime.engine.nodes.runnable_node_types)
 
 Writes (import, publish) live in ``apps_runtime.services``.
 """
 
-from apps_runtime.dsl.constants import CURRENT_DSL_VERSION, IMPORTABLE_MODES, RUNNABLE_NODE_TYPES
+from apps_runtime.dsl.constants import CURRENT_DSL_VERSION, IMPORTABLE_MODES
 from apps_runtime.dsl.errors import DslError
 from apps_runtime.dsl.exporter import app_export_data, app_export_dsl, dsl_dump
 from apps_runtime.dsl.graph import unsupported_node_types, validate_graph
@@ -21,7 +21,6 @@ from apps_runtime.dsl.parser import ParsedDsl, WorkflowBlock, dsl_load, dsl_pars
 __all__ = [
     "CURRENT_DSL_VERSION",
     "IMPORTABLE_MODES",
-    "RUNNABLE_NODE_TYPES",
     "DslError",
     "ParsedDsl",
     "WorkflowBlock",

@@ -22,23 +22,6 @@ ICON_TYPES = frozenset({"emoji", "image", "link"})
 DEFAULT_ICON_TYPE = "emoji"
 DEFAULT_ICON_BACKGROUND = "#FFFFFF"
 
-# Node types the run engine executes. Any other ``data.type`` in a graph is reported by import as a
-# warning and makes a run answer ``app_unavailable`` (see ``app_unsupported_node_types``).
-RUNNABLE_NODE_TYPES = frozenset(
-    {
-        "start",
-        "end",
-        "answer",
-        "llm",
-        "template-transform",
-        "if-else",
-        "variable-aggregator",
-        "variable-assigner",  # legacy type string of variable-aggregator
-        "http-request",
-        "human-input",
-    }
-)
-
 # Roots of a graph: the start node, or (newer workflow apps) a trigger node.
 ROOT_NODE_TYPES = frozenset({"start", "trigger-webhook", "trigger-schedule", "trigger-plugin"})
 # The node a run must be able to reach, per mode.

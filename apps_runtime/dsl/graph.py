@@ -14,10 +14,10 @@ from typing import Any
 from apps_runtime.dsl.constants import (
     NOTE_WRAPPER_TYPES,
     ROOT_NODE_TYPES,
-    RUNNABLE_NODE_TYPES,
     TERMINAL_NODE_TYPE,
 )
 from apps_runtime.dsl.errors import DslError
+from apps_runtime.engine.nodes import runnable_node_types
 
 
 def graph_nodes(graph: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -43,7 +43,8 @@ def node_type(node: Mapping[str, Any]) -> str:
 def unsupported_node_types(graph: Mapping[str, Any]) -> list[str]:
     """Sorted, distinct ``data.type`` values of the graph that the engine cannot run."""
     found = {node_type(node) for node in graph_nodes(graph)}
-    return sorted(kind for kind in found if kind and kind not in RUNNABLE_NODE_TYPES)
+    runnable = runnable_node_types()
+    return sorted(kind for kind in found if kind and kind not in runnable)
 
 
 def validate_graph(graph: Any, *, mode: str) -> None:

@@ -1,7 +1,7 @@
 """Which node types of an app the run engine cannot execute (``app_unavailable`` at run time).
 
-Computed from the stored graph against ``RUNNABLE_NODE_TYPES`` rather than recorded at import, so an
-app becomes runnable as soon as the engine learns its node types, without a re-import.
+Computed from the stored graph against the engine's node registry rather than recorded at import,
+so an app becomes runnable as soon as the engine learns its node types, without a re-import.
 """
 
 from __future__ import annotations

@@ -10,13 +10,13 @@ import yaml
 
 from apps_runtime.dsl import (
     CURRENT_DSL_VERSION,
-    RUNNABLE_NODE_TYPES,
     DslError,
     dsl_parse,
     unsupported_node_types,
 )
 from apps_runtime.dsl.constants import MAX_DSL_BYTES
 from apps_runtime.dsl.version import check_version
+from apps_runtime.engine.nodes import runnable_node_types
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 
@@ -210,7 +210,7 @@ def test_unrunnable_node_types_are_warned_and_listed():
 
 
 def test_runnable_node_types_raise_no_warning():
-    graph = {"nodes": [{"id": kind, "data": {"type": kind}} for kind in RUNNABLE_NODE_TYPES]}
+    graph = {"nodes": [{"id": kind, "data": {"type": kind}} for kind in runnable_node_types()]}
     assert unsupported_node_types(graph) == []
     for kind in (
         "code",
@@ -303,3 +303,12 @@ def test_lone_surrogates_are_a_named_error(fragment):
     text = f"{fragment}\nversion: '0.6.0'\nmodel_config: {{pre_prompt: a}}\n"
     with pytest.raises(DslError, match="lone surrogate"):
         dsl_parse(text)
+
+
+def test_the_registry_is_what_can_run():
+    from apps_runtime.engine.nodes import NODE_TYPES
+
+    expected = {"start", "end", "answer", "llm", "template-transform", "if-else"}
+    expected |= {"variable-aggregator", "variable-assigner", "http-request", "human-input"}
+    assert runnable_node_types() == expected
+    assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())

@@ -1,0 +1,97 @@
+"""A small EngineHost for engine tests: records events and model requests, answers with given
+chunks (a test double of the run layer; the engine under test is real)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps_runtime.providers.types import ModelChunk, ProviderError, Usage
+
+
+@dataclass
+class ModelCall:
+    provider: str
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+
+
+@dataclass
+class RecordingHost:
+    # Each model call takes the next reply: a list of text chunks (the last carrying usage), or a
+    # ProviderError to raise.
+    replies: list[Any] = field(default_factory=list)
+    turns: list[tuple[str, str]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
+    history_limits: list[int | None] = field(default_factory=list)
+    stop_when: Callable[[RecordingHost], bool] | None = None
+    closed: int = 0
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+    def should_stop(self) -> bool:
+        return bool(self.stop_when and self.stop_when(self))
+
+    def chat_stream(
+        self, *, provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Iterator[ModelChunk]:
+        self.calls.append(ModelCall(provider, model, messages, params))
+        reply = self.replies.pop(0) if self.replies else ["ok"]
+        if isinstance(reply, ProviderError):
+            raise reply
+        return self._stream(reply)
+
+    def _stream(self, reply: Any) -> Iterator[ModelChunk]:
+        try:
+            if isinstance(reply, tuple):
+                texts, usage = reply
+            else:
+                texts, usage = reply, Usage(3, len(reply), 3 + len(reply))
+            for index, text in enumerate(texts):
+                if isinstance(text, ProviderError):
+                    raise text
+                last = index == len(texts) - 1
+                yield ModelChunk(
+                    text=text, usage=usage if last else None, finish_reason="stop" if last else None
+                )
+        finally:
+            self.closed += 1
+
+    def history(self, limit: int | None) -> list[tuple[str, str]]:
+        self.history_limits.append(limit)
+        return list(self.turns if limit is None else self.turns[-limit:] if limit else [])
+
+    # helpers for assertions
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+    def finished(self) -> dict[str, dict[str, Any]]:
+        return {e["data"]["node_id"]: e["data"] for e in self.named("node_finished")}
+
+    def ran(self) -> list[str]:
+        return [e["data"]["node_id"] for e in self.named("node_started")]
+
+    def answer(self) -> str:
+        return "".join(e["answer"] for e in self.named("message"))
+
+
+def node(node_id: str, kind: str, **data: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "custom", "data": {"type": kind, "title": node_id, **data}}
+
+
+def edge(source: str, target: str, handle: str = "source") -> dict[str, Any]:
+    return {
+        "id": f"{source}-{handle}-{target}",
+        "source": source,
+        "target": target,
+        "sourceHandle": handle,
+        "targetHandle": "target",
+    }
+
+
+def graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"nodes": nodes, "edges": edges}
