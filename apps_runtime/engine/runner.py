@@ -504,9 +504,8 @@ class Runner:
                 if any(tuple(o.get("value_selector") or ()) == selector for o in outputs):
                     return self._text_chunk_sink(list(selector))
             if self.mode == "advanced-chat" and kind == "answer":
-                sink = self._answer_sink(target, selector)
-                if sink is not None:
-                    return sink
+                # Only the next answer may stream: a later one going first would reorder the reply.
+                return self._answer_sink(target, selector)
         return None
 
     def _text_chunk_sink(self, selector: list[str]) -> Callable[[str], None]:

@@ -12,7 +12,7 @@ import jsonschema
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.types import InputError
-from apps_runtime.engine.variables import SYSTEM, is_file
+from apps_runtime.engine.variables import SYSTEM
 
 TEXT_TYPES = ("text-input", "paragraph", "select")
 FILE_TYPES = ("image", "document", "audio", "video", "custom")
@@ -141,7 +141,7 @@ def validate_start_inputs(
         value = inputs.get(name)
         if value is None:
             if variable.get("required"):
-                raise InputError(name, f"{name} is required in input form")
+                raise InputError(name, f"{name} is required")
             default = variable.get("default")
             if default is None or (default == "" and variable.get("type") not in TEXT_TYPES):
                 result[name] = None
@@ -174,6 +174,5 @@ class StartNode(Node):
         ctx.pool.set_outputs(self.id, values)
         outputs = dict(values)
         for key, value in ctx.pool.node_values(SYSTEM).items():
-            if not (isinstance(value, list) and any(is_file(v) for v in value)) or key == "files":
-                outputs[f"sys.{key}"] = value
+            outputs[f"sys.{key}"] = value
         return NodeResult(inputs=dict(outputs), outputs=outputs)

@@ -546,3 +546,24 @@ def test_env_and_conversation_variables() -> None:
     )
     outcome, _ = run(g, mode="advanced-chat")
     assert outcome.answer == "k-1/t/nope.x"
+
+
+def test_model_text_is_not_streamed_past_an_earlier_answer() -> None:
+    host = RecordingHost(replies=[["x", "y"]])
+    g = graph(
+        [
+            start(),
+            node(
+                "llm",
+                "llm",
+                model={"provider": "p", "name": "m", "mode": "chat"},
+                prompt_template=[{"role": "user", "text": "go"}],
+            ),
+            node("first", "answer", answer="first;"),
+            node("second", "answer", answer="{{#llm.text#}}"),
+        ],
+        [edge("start", "llm"), edge("llm", "first"), edge("first", "second")],
+    )
+    outcome, host = run(g, mode="advanced-chat", host=host)
+    assert [e["answer"] for e in host.named("message")] == ["first;", "xy"]
+    assert outcome.answer == "first;xy"

@@ -58,7 +58,7 @@ def test_valid_inputs(variable: dict[str, Any], value: Any, result: Any) -> None
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ({"type": "text-input", "required": True}, None, "v is required in input form"),
+        ({"type": "text-input", "required": True}, None, "v is required"),
         ({"type": "text-input"}, 5, "v must be a string"),
         ({"type": "paragraph", "max_length": 3}, "abcd", "v must be less than 3 characters"),
         ({"type": "select", "options": ["A", "B", "C"]}, "D", "v must be one of: A, B, C"),
