@@ -112,7 +112,7 @@ def _run(run_id: uuid.UUID) -> None:
     mode = run.mode
     if mode in wire.WORKFLOW_FAMILY:
         graph = run.workflow_version.graph if run.workflow_version else {}
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "mode": mode,
             "inputs": dict(run.inputs or {}),
             "system": system_variables(run),
