@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import json_repair
 from django.conf import settings
 
 from apps_runtime.engine import outbound
@@ -107,10 +108,12 @@ class HttpRequestNode(Node):
                 return {"content": b""}, "application/json"
             try:
                 parsed = json.loads(text)
-            except ValueError as exc:
-                raise NodeFailed(
-                    f"The JSON body is not valid JSON: {exc}", "InvalidHttpBody"
-                ) from None
+            except ValueError:
+                # Rendered values often break JSON (a quote or newline inside a string, a trailing
+                # comma); repair it the way users of the DSL expect before giving up.
+                parsed = json_repair.loads(text)
+                if parsed == "":
+                    raise NodeFailed("The JSON body is not valid JSON", "InvalidHttpBody") from None
             return {"content": json.dumps(parsed, ensure_ascii=False).encode()}, "application/json"
         if kind == "x-www-form-urlencoded":
             pairs = [

@@ -335,3 +335,35 @@ def test_loopback_is_refused_without_the_allow_list(http_server: LocalServer, ho
 def test_url_must_be_http() -> None:
     outcome, _ = http_run({"url": "file:///etc/passwd"})
     assert outcome.status == "failed"
+
+
+def test_json_body_broken_by_a_rendered_value_is_repaired(
+    http_server: LocalServer, allowed: None
+) -> None:
+    outcome, _ = http_run(
+        {
+            "method": "post",
+            "url": f"{http_server.base}/j",
+            "body": {
+                "type": "json",
+                "data": [{"type": "text", "value": '{"q": "{{#start.q#}}", "n": 1,}'}],
+            },
+        },
+        inputs={"q": 'say "hi"'},
+    )
+    assert outcome.status == "succeeded", outcome.error
+    got = echoed(outcome)
+    assert json.loads(got["body"])["n"] == 1
+    assert "say" in json.loads(got["body"])["q"]
+
+
+def test_json_body_that_cannot_be_json_fails(http_server: LocalServer, allowed: None) -> None:
+    outcome, _ = http_run(
+        {
+            "method": "post",
+            "url": f"{http_server.base}/j",
+            "body": {"type": "json", "data": [{"type": "text", "value": "just words"}]},
+        }
+    )
+    assert outcome.status == "failed"
+    assert http_server.requests == []
