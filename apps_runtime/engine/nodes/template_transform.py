@@ -12,7 +12,29 @@ from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.variables import MISSING, VariablePool
 
-_environment = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+# Exponents beyond this make integers no template needs and cost unbounded CPU.
+MAX_EXPONENT = 1000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The Jinja2 sandbox, plus guards on the two operators that can build huge values from a
+    short template (``'x' * 10**9``, ``9 ** 9 ** 9``)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        limit = settings.TEMPLATE_TRANSFORM_MAX_LENGTH
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                    if len(sequence) * times > limit:
+                        raise jinja2.exceptions.SecurityError("the repeated value is too large")
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise jinja2.exceptions.SecurityError("the exponent is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_environment = _Sandbox(autoescape=False, keep_trailing_newline=True)
 
 
 def render_jinja2(source: str, variables: dict[str, Any]) -> str:

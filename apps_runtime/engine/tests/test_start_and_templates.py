@@ -189,3 +189,23 @@ def test_template_transform_length_cap(settings: Any) -> None:
     settings.TEMPLATE_TRANSFORM_MAX_LENGTH = 5
     outcome = _tt("{{ 'x' * 6 }}", [])
     assert outcome.status == "failed"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 'x' * 10**8 }}",
+        "{{ [1] * 100000000 }}",
+        "{{ 2 ** 100000 }}",
+        "{{ 10 * 'ab' * 99999999 }}",
+    ],
+)
+def test_template_transform_refuses_huge_values(template: str) -> None:
+    outcome = _tt(template, [])
+    assert outcome.status == "failed"
+    assert "not allowed" in (outcome.error or "")
+
+
+def test_template_transform_ordinary_arithmetic_still_works() -> None:
+    outcome = _tt("{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 3 * 4 }}", [])
+    assert outcome.outputs == {"out": "1024 ababab 12"}
