@@ -567,3 +567,103 @@ def test_model_text_is_not_streamed_past_an_earlier_answer() -> None:
     outcome, host = run(g, mode="advanced-chat", host=host)
     assert [e["answer"] for e in host.named("message")] == ["first;", "xy"]
     assert outcome.answer == "first;xy"
+
+
+def _llm(**extra: Any) -> dict[str, Any]:
+    return node(
+        "llm",
+        "llm",
+        model={"provider": "p", "name": "m", "mode": "chat"},
+        prompt_template=[{"role": "user", "text": "hi"}],
+        **extra,
+    )
+
+
+def test_retries_exhausted_then_default_value() -> None:
+    errors = [ProviderError("completion_request_error", f"boom {i}") for i in range(3)]
+    host = RecordingHost(replies=list(errors))
+    g = graph(
+        [
+            start(),
+            _llm(
+                retry_config={"retry_enabled": True, "max_retries": 2, "retry_interval": 0},
+                error_strategy="default-value",
+                default_value=[{"key": "text", "type": "string", "value": "sorry"}],
+            ),
+            end(("out", ["llm", "text"]), ("err", ["llm", "error_message"])),
+        ],
+        [edge("start", "llm"), edge("llm", "end")],
+    )
+    outcome, host = run(g, host=host)
+    assert len(host.calls) == 3
+    assert outcome.status == "partial-succeeded"
+    assert outcome.outputs == {"out": "sorry", "err": "boom 2"}
+    assert host.finished()["llm"]["status"] == "exception"
+
+
+def test_provider_failure_takes_the_fail_branch() -> None:
+    host = RecordingHost(replies=[ProviderError("provider_not_initialize", "bad key")])
+    g = graph(
+        [
+            start(),
+            _llm(error_strategy="fail-branch"),
+            tt("ok", "fine"),
+            tt(
+                "sorry",
+                "{{ e }}",
+                variables=[{"variable": "e", "value_selector": ["llm", "error_message"]}],
+            ),
+            node("agg", "variable-aggregator", variables=[["ok", "output"], ["sorry", "output"]]),
+            end(("out", ["agg", "output"])),
+        ],
+        [
+            edge("start", "llm"),
+            edge("llm", "ok"),
+            edge("llm", "sorry", "fail-branch"),
+            edge("ok", "agg"),
+            edge("sorry", "agg"),
+            edge("agg", "end"),
+        ],
+    )
+    outcome, host = run(g, host=host)
+    assert outcome.status == "partial-succeeded"
+    assert outcome.outputs == {"out": "bad key"}
+    assert "ok" not in host.ran()
+
+
+def test_retry_without_success_fails_with_the_last_error() -> None:
+    host = RecordingHost(
+        replies=[ProviderError("rate_limit_error", "a"), ProviderError("rate_limit_error", "b")]
+    )
+    g = graph(
+        [
+            start(),
+            _llm(retry_config={"retry_enabled": True, "max_retries": 1, "retry_interval": 0}),
+            end(("out", ["llm", "text"])),
+        ],
+        [edge("start", "llm"), edge("llm", "end")],
+    )
+    outcome, host = run(g, host=host)
+    assert (outcome.status, outcome.error, outcome.error_code) == (
+        "failed",
+        "b",
+        "rate_limit_error",
+    )
+
+
+def test_stop_during_a_retry_wait() -> None:
+    host = RecordingHost(
+        replies=[ProviderError("completion_request_error", "x")],
+        stop_when=lambda h: bool(h.named("node_retry")),
+    )
+    g = graph(
+        [
+            start(),
+            _llm(retry_config={"retry_enabled": True, "max_retries": 3, "retry_interval": 60000}),
+            end(("out", ["llm", "text"])),
+        ],
+        [edge("start", "llm"), edge("llm", "end")],
+    )
+    outcome, host = run(g, host=host)
+    assert outcome.status == "stopped"
+    assert len(host.calls) == 1
