@@ -21,7 +21,12 @@ TAG_MAX_LENGTH = 100
 _UNKNOWN_FIELD_ECHO = 40
 
 _MODE_CHOICES = [mode.value for mode in AppMode]
-_MODE_ERRORS: dict[str, Any] = {"invalid_choice": f"must be one of: {', '.join(_MODE_CHOICES)}"}
+# Filter spellings the client may send for a mode: Dify's console lists agent apps as ``agent``.
+MODE_FILTER_ALIASES: dict[str, str] = {"agent": AppMode.AGENT_CHAT.value}
+_MODE_FILTER_CHOICES = [*_MODE_CHOICES, *MODE_FILTER_ALIASES]
+_MODE_ERRORS: dict[str, Any] = {
+    "invalid_choice": f"must be one of: {', '.join(_MODE_FILTER_CHOICES)}"
+}
 
 
 # -- query -------------------------------------------------------------------------------------
@@ -33,11 +38,18 @@ class _PageQuerySerializer(serializers.Serializer[Any]):
         required=False, default=20, min_value=1, max_value=MAX_PAGE_LIMIT
     )
     mode = serializers.ChoiceField(
-        choices=_MODE_CHOICES, required=False, allow_blank=True, error_messages=_MODE_ERRORS
+        choices=_MODE_FILTER_CHOICES,
+        required=False,
+        allow_blank=True,
+        error_messages=_MODE_ERRORS,
+        help_text="an app mode; `agent` selects `agent-chat` apps",
     )
     name = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=NAME_MAX_LENGTH
     )
+
+    def validate_mode(self, value: str) -> str:
+        return MODE_FILTER_ALIASES.get(value, value)
 
 
 class AppListQuerySerializer(_PageQuerySerializer):

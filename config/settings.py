@@ -159,7 +159,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- API --------------------------------------------------------------------------------------
-DIFY_COMPAT_VERSION = env_str("DIFY_COMPAT_VERSION", "1.14.1")
+DIFY_COMPAT_VERSION = env_str("DIFY_COMPAT_VERSION", "1.15.0")
 OAUTH_TTL_DAYS = env_int("OAUTH_TTL_DAYS", 14, minimum=1, maximum=365)
 OPENAPI_KNOWN_CLIENT_IDS = env_list("OPENAPI_KNOWN_CLIENT_IDS", ["difyctl"])
 OPENAPI_RATE_LIMIT_PER_TOKEN = env_int("OPENAPI_RATE_LIMIT_PER_TOKEN", 60, minimum=0)

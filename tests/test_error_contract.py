@@ -68,8 +68,10 @@ def test_anti_framing_headers(client, db):
 def test_health_and_version(client, db):
     assert client.get("/openapi/v1/_health").json() == {"ok": True}
     body = client.get("/openapi/v1/_version").json()
-    assert body["version"] == "1.14.1" and body["edition"] == "SELF_HOSTED"
+    assert body["version"] == "1.15.0" and body["edition"] == "SELF_HOSTED"
     assert body["server"].startswith("difyapi ")
+    # Early era-B builds accept [1.14.0, 1.15.0] inclusive, later ones >= 1.15.0: 1.15.0 suits both.
+    assert (1, 14, 0) <= tuple(int(p) for p in body["version"].split(".")) <= (1, 15, 0)
     with override_settings(DIFY_COMPAT_VERSION="1.20.0"):
         assert client.get("/openapi/v1/_version").json()["version"] == "1.20.0"
 

@@ -167,6 +167,35 @@ def test_mode_filter(client, acme, mode):
     assert response.json()["total"] == 1
 
 
+def test_mode_agent_selects_agent_chat_apps(client, acme):
+    agent = AppFactory(workspace=acme, mode=AppMode.AGENT_CHAT)
+    AppFactory(workspace=acme, mode=AppMode.CHAT)
+    AppFactory(workspace=acme, mode=AppMode.ADVANCED_CHAT)
+    response = client.get(URL, {"workspace_id": str(acme.id), "mode": "agent"})
+    assert response.status_code == 200
+    assert ids(response) == [str(agent.id)]
+    assert response.json()["data"][0]["mode"] == "agent-chat"
+
+
+@pytest.mark.parametrize(
+    "mode",
+    # Every value some client build offers for ``get app --mode`` (client.md §4.7).
+    [
+        "completion",
+        "chat",
+        "advanced-chat",
+        "workflow",
+        "agent-chat",
+        "agent",
+        "channel",
+        "rag-pipeline",
+    ],
+)
+def test_every_mode_a_client_sends_is_accepted(client, acme, mode):
+    response = client.get(URL, {"workspace_id": str(acme.id), "mode": mode})
+    assert response.status_code == 200, response.content
+
+
 def test_unknown_mode_is_422_without_echo(client, acme):
     response = client.get(URL, {"workspace_id": str(acme.id), "mode": "agent-xyzzy"})
     body = assert_envelope(response, 422, code="invalid_param")
