@@ -19,7 +19,7 @@ from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App
 from config.api.errors import ApiError
 from config.api.wire import page_rows, parse_uuid
-from workspaces.models import Workspace
+from workspaces.models import Membership, Workspace
 from workspaces.selectors import is_member
 
 APP_NOT_FOUND = "app not found"
@@ -181,3 +181,25 @@ def app_get_permitted_external(app_ref: str) -> App:
     if app is None:
         raise ApiError(404, APP_NOT_FOUND)
     return app
+
+
+def app_get_for_member(account: Account, app_ref: str) -> tuple[App, Membership]:
+    """An app of a workspace the account belongs to, with that membership (for the role).
+
+    Console-side operations (export, dependency check, uploads for a run) see every app of the
+    workspace that is not archived, service API on or off; anything else is 404.
+    """
+    app_id = parse_uuid(app_ref)
+    app = (
+        App.objects.filter(id=app_id, status=App.Status.NORMAL).select_related("workspace").first()
+        if app_id is not None
+        else None
+    )
+    membership = (
+        Membership.objects.filter(account=account, workspace_id=app.workspace_id).first()
+        if app is not None and account.is_active
+        else None
+    )
+    if app is None or membership is None:
+        raise ApiError(404, APP_NOT_FOUND)
+    return app, membership

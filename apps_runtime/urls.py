@@ -2,6 +2,7 @@ from django.urls import URLPattern, path, re_path
 
 from apps_runtime import views
 from apps_runtime.runs.views import TaskStopView
+from apps_runtime.transfer import views as transfer_views
 from config.api.aliases import alias_path
 
 # ``[^/]+`` lets a name lookup carry any character but a slash; the bare ``/apps/{id}`` alias stops
@@ -13,6 +14,15 @@ urlpatterns: list[URLPattern] = [
     ),
     # The later clients' path of describe.
     alias_path(r"^apps/(?P<app_id>[^/:]+)$", views.AppDescribeView, name="app", get="apps_get"),
+    re_path(
+        r"^apps/(?P<app_id>[^/]+)/export$",
+        transfer_views.AppExportView.as_view(),
+        name="app-export",
+    ),
+    # The later clients' path of export.
+    alias_path(
+        r"^apps/(?P<app_id>[^/]+)/dsl$", transfer_views.AppExportView, name="app-dsl", get="apps_dsl"
+    ),
     path(
         "permitted-external-apps",
         views.PermittedExternalAppListView.as_view(),

@@ -53,3 +53,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} in {self.workspace} ({self.role})"
+
+
+# Who may do what in a workspace, as Dify's console decides it.
+MEMBER_MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
+APP_EDITOR_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.EDITOR})
+# Roles that may see secret values (export with ``include_secret``).
+SECRET_READER_ROLES = MEMBER_MANAGER_ROLES
