@@ -167,3 +167,16 @@ def assert_envelope(
     if message is not None:
         assert body["message"] == message, body
     return body
+
+
+@pytest.fixture
+def superuser_client(db: None) -> Any:
+    """A Django test client logged in as a superuser (for the admin)."""
+    from django.test import Client
+
+    from accounts.models import Account
+
+    user = Account.objects.create_superuser("root@example.com", TEST_PASSWORD, name="Root")
+    client = Client()
+    client.force_login(user)
+    return client

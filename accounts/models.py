@@ -38,6 +38,8 @@ class Account(AbstractBaseUser, PermissionsMixin):
     class Status(models.TextChoices):
         ACTIVE = "active", "active"
         DISABLED = "disabled", "disabled"
+        # Invited to a workspace by email, no password set yet: cannot log in or use tokens.
+        PENDING = "pending", "pending (invited)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)

@@ -169,6 +169,8 @@ OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int(
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 LAST_USED_WRITE_INTERVAL_SECONDS = 60
+# Workspace members: how long an invitation link for a new account stays valid.
+MEMBER_INVITATION_TTL_SECONDS = env_int("MEMBER_INVITATION_TTL_SECONDS", 72 * 3600, minimum=60)
 
 # Device flow (issue: OAuth device flow). Every number is a setting so tests can shrink it.
 DEVICE_CODE_TTL_SECONDS = env_int("DEVICE_CODE_TTL_SECONDS", 900, minimum=60)

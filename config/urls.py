@@ -28,4 +28,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("oauth_device.page_urls")),
+    path("", include("workspaces.page_urls")),
 ]

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from workspaces.models import Membership, Workspace
+from workspaces.models import Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -18,3 +19,35 @@ class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("name", "id")
     readonly_fields = ("id", "created_at")
     inlines = (MembershipInline,)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Invitations of pending accounts, to see who has not set a password yet.
+
+    Read-only, and the token digest is never shown: links are handed out by the API only.
+    """
+
+    list_display = ("account", "workspace", "role", "invitation_status", "expires_at", "invited_by")
+    list_filter = ("role", ("accepted_at", admin.EmptyFieldListFilter))
+    search_fields = ("account__email", "workspace__name")
+    fields = (
+        "account",
+        "workspace",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="status")
+    def invitation_status(self, obj: Invitation) -> str:
+        return obj.status
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

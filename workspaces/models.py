@@ -55,6 +55,46 @@ class Membership(models.Model):
         return f"{self.account} in {self.workspace} ({self.role})"
 
 
+class Invitation(models.Model):
+    """An emailed-style invitation link for a pending account: single use, expiring.
+
+    Only the SHA-256 digest of the link's token is stored; the link itself is shown once, to the
+    member who invited.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    role = models.CharField(max_length=32, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.account} to {self.workspace}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
 # Who may do what in a workspace, as Dify's console decides it.
 MEMBER_MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 APP_EDITOR_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.EDITOR})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from accounts.models import Account
 from config.api.errors import ApiError
@@ -37,4 +37,22 @@ def is_member(account: Account, workspace_id: uuid.UUID) -> bool:
     return (
         account.is_active
         and Membership.objects.filter(account=account, workspace_id=workspace_id).exists()
+    )
+
+
+def member_rows(account: Account, workspace_id: uuid.UUID) -> QuerySet[Membership]:
+    """The members of a workspace the caller belongs to (404 otherwise): the owner first, then
+    by when they joined."""
+    membership_get(account, workspace_id)
+    rank = Case(
+        When(role=Membership.Role.OWNER, then=Value(0)),
+        When(role=Membership.Role.ADMIN, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(workspace_id=workspace_id)
+        .select_related("account")
+        .annotate(role_rank=rank)
+        .order_by("role_rank", "created_at", "id")
     )

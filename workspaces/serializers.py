@@ -74,3 +74,77 @@ def account_identity(account: Account, memberships: list[Membership]) -> dict[st
         "workspaces": [workspace_payload(m) for m in memberships],
         "default_workspace_id": str(current.workspace_id) if current is not None else None,
     }
+
+
+MEMBER_STATUS = {"active": "active", "pending": "pending", "disabled": "banned"}
+
+
+class MemberRowSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField(help_text="the member's account id (the `member_id` of the routes)")
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    status = serializers.ChoiceField(choices=["active", "pending", "banned"])
+    avatar = serializers.CharField(allow_null=True)
+    current = serializers.BooleanField(help_text="true on the caller's own row")
+    created_at = serializers.CharField(allow_null=True, help_text="when they joined")
+
+
+class MemberListResponseSerializer(serializers.Serializer[Any]):
+    page = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    total = serializers.IntegerField()
+    has_more = serializers.BooleanField()
+    data = MemberRowSerializer(many=True)  # type: ignore[assignment]
+
+
+class MemberListQuerySerializer(serializers.Serializer[Any]):
+    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+
+
+class MemberInviteRequestSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(
+        choices=["normal", "editor", "admin"],
+        error_messages={"invalid_choice": "must be one of: normal, editor, admin"},
+    )
+
+
+class MemberRoleRequestSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(
+        choices=["normal", "editor", "admin"],
+        error_messages={"invalid_choice": "must be one of: normal, editor, admin"},
+    )
+
+
+class MemberInviteResponseSerializer(serializers.Serializer[Any]):
+    result = serializers.CharField()
+    member_id = serializers.UUIDField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    tenant_id = serializers.UUIDField()
+    invite_url = serializers.CharField(
+        help_text="for a new account: the single-use link where they set a password; "
+        "for an existing account: the login page"
+    )
+
+
+class MemberResultResponseSerializer(serializers.Serializer[Any]):
+    result = serializers.CharField()
+    member_id = serializers.UUIDField()
+    role = serializers.CharField(required=False)
+
+
+def member_row(membership: Membership, *, caller_id: Any) -> dict[str, Any]:
+    account = membership.account
+    return {
+        "id": str(account.id),
+        "name": account.display_name(),
+        "email": account.email,
+        "role": membership.role,
+        "status": MEMBER_STATUS.get(account.status, account.status),
+        "avatar": None,
+        "current": account.id == caller_id,
+        "created_at": iso_z(membership.created_at),
+    }

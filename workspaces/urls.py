@@ -17,4 +17,19 @@ urlpatterns = [
         post="workspaces_switch_colon",
     ),
     path("workspaces/<str:workspace_id>", views.WorkspaceDetailView.as_view(), name="workspace"),
+    path(
+        "workspaces/<str:workspace_id>/members",
+        views.MemberListView.as_view(),
+        name="workspace-members",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/members/<str:member_id>/role",
+        views.MemberRoleView.as_view(),
+        name="workspace-member-role",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/members/<str:member_id>",
+        views.MemberDetailView.as_view(),
+        name="workspace-member",
+    ),
 ]

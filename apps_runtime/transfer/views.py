@@ -32,7 +32,7 @@ class ExportQuerySerializer(serializers.Serializer[Any]):
 
 
 class ExportResponseSerializer(serializers.Serializer[Any]):
-    data = serializers.CharField(help_text="the app as Dify DSL YAML")
+    data = serializers.CharField(help_text="the app as Dify DSL YAML")  # type: ignore[assignment]
 
 
 class AppExportView(BearerAPIView):

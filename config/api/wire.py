@@ -86,3 +86,17 @@ def page_envelope(
         "has_more": page * limit < total,
         "data": list(rows),
     }
+
+
+def body_params(
+    request: Any, serializer_class: type[serializers.Serializer[Any]]
+) -> dict[str, Any]:
+    """Validate a JSON body; a failure is the 422 envelope naming the field."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise validation_error(
+            [{"type": "type_error", "loc": [], "msg": "the body must be a JSON object"}]
+        )
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
