@@ -98,6 +98,21 @@ MATRIX: dict[str, Row] = {
     "GET /openapi/v1/workspaces/{workspace_id}": bearer(200, 200, 404, ACCOUNT_ONLY),
     "POST /openapi/v1/workspaces/{workspace_id}/switch": bearer(200, 200, 404, ACCOUNT_ONLY),
     "POST /openapi/v1/workspaces/{workspace_id}:switch": bearer(200, 200, 404, ACCOUNT_ONLY),
+    # Members: any member lists; the owner and admins manage ({member_id} is bob, the ``member``,
+    # who may not change his own role or remove himself).
+    "GET /openapi/v1/workspaces/{workspace_id}/members": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "POST /openapi/v1/workspaces/{workspace_id}/members": bearer(
+        201, 403, 404, ACCOUNT_ONLY, body={"email": "matrix@example.com", "role": "normal"}
+    ),
+    "PUT /openapi/v1/workspaces/{workspace_id}/members/{member_id}/role": bearer(
+        200, 403, 404, ACCOUNT_ONLY, body={"role": "editor"}
+    ),
+    "PATCH /openapi/v1/workspaces/{workspace_id}/members/{member_id}": bearer(
+        200, 403, 404, ACCOUNT_ONLY, body={"role": "editor"}
+    ),
+    "DELETE /openapi/v1/workspaces/{workspace_id}/members/{member_id}": bearer(
+        200, 403, 404, ACCOUNT_ONLY
+    ),
     # --- apps (account subjects) -------------------------------------------------------------
     # The list keeps the contract's 403 workspace_membership_revoked for non-members (decisions §5)
     "GET /openapi/v1/apps": bearer(
@@ -105,6 +120,8 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /openapi/v1/apps/{app_id}/describe": bearer(200, 200, 404, ACCOUNT_ONLY),
     "GET /openapi/v1/apps/{app_id}": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/export": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/dsl": bearer(200, 200, 404, ACCOUNT_ONLY),
     # --- permitted external apps (external subjects) ----------------------------------------
     "GET /openapi/v1/permitted-external-apps": bearer(
         WRONG_SURFACE, WRONG_SURFACE, WRONG_SURFACE, 200
@@ -183,6 +200,7 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
         "app_id": str(app.id),
         "task_id": str(run.workflow_run_id),
         "session_id": str(AccessToken.objects.get(token_hash=token_digest(other_session)).id),
+        "member_id": str(bob.id),
     }
     return World(tokens, objects)
 
@@ -190,7 +208,7 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
 # How to fill a path parameter: the owner's object of that kind (see ``World.objects``).
 PARAMS: dict[str, Callable[[World], str]] = {
     name: (lambda w, n=name: w.objects[n])
-    for name in ("workspace_id", "app_id", "session_id", "task_id")
+    for name in ("workspace_id", "app_id", "session_id", "task_id", "member_id")
 }
 
 
