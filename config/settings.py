@@ -259,7 +259,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/openapi/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"AppMode": "apps_runtime.models.AppMode"},
+    "ENUM_NAME_OVERRIDES": {
+        "AppMode": "apps_runtime.models.AppMode",
+        "MemberRole": "workspaces.models.Membership.Role",
+        "AssignableRole": "workspaces.models.ASSIGNABLE_ROLES",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [

@@ -27,16 +27,16 @@ from accounts.audit import Actor, audit_record
 from accounts.authentication import Subject
 from accounts.models import Account
 from config.api.errors import ApiError
-from workspaces.models import MEMBER_MANAGER_ROLES, Invitation, Membership, Workspace
+from workspaces.models import (
+    ASSIGNABLE_ROLES,
+    MEMBER_MANAGER_ROLES,
+    Invitation,
+    Membership,
+    Workspace,
+)
 from workspaces.selectors import WORKSPACE_NOT_FOUND
 
 MEMBER_NOT_FOUND = "member not found"
-# Roles a member can be given through the API; ``owner`` is never handed out this way.
-ASSIGNABLE_ROLES: tuple[str, ...] = (
-    Membership.Role.NORMAL.value,
-    Membership.Role.EDITOR.value,
-    Membership.Role.ADMIN.value,
-)
 NO_PERMISSION = "only the workspace owner or an admin may manage members"
 
 

@@ -100,3 +100,9 @@ MEMBER_MANAGER_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 APP_EDITOR_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.EDITOR})
 # Roles that may see secret values (export with ``include_secret``).
 SECRET_READER_ROLES = MEMBER_MANAGER_ROLES
+# Roles a member can be given through the API; ``owner`` is never handed out this way.
+ASSIGNABLE_ROLES: tuple[str, ...] = (
+    Membership.Role.NORMAL.value,
+    Membership.Role.EDITOR.value,
+    Membership.Role.ADMIN.value,
+)

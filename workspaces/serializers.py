@@ -7,7 +7,7 @@ from rest_framework import serializers
 from accounts.models import Account
 from accounts.serializers import AccountPayloadSerializer, account_payload
 from config.api.wire import iso_z
-from workspaces.models import Membership
+from workspaces.models import ASSIGNABLE_ROLES, Membership
 
 
 class WorkspacePayloadSerializer(serializers.Serializer[Any]):
@@ -106,14 +106,14 @@ class MemberListQuerySerializer(serializers.Serializer[Any]):
 class MemberInviteRequestSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(
-        choices=["normal", "editor", "admin"],
+        choices=list(ASSIGNABLE_ROLES),
         error_messages={"invalid_choice": "must be one of: normal, editor, admin"},
     )
 
 
 class MemberRoleRequestSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(
-        choices=["normal", "editor", "admin"],
+        choices=list(ASSIGNABLE_ROLES),
         error_messages={"invalid_choice": "must be one of: normal, editor, admin"},
     )
 

@@ -102,7 +102,7 @@ _MEMBER_ID = OpenApiParameter(
 _WORKSPACE_ID = OpenApiParameter(
     "workspace_id", str, OpenApiParameter.PATH, description="the workspace's UUID"
 )
-_MEMBER_WRITE_ERRORS = error_responses(*BEARER_ERRORS, 404, 422)
+_MEMBER_WRITE_ERRORS = error_responses(*BEARER_ERRORS, 400, 404, 422)
 
 
 def _invite_url(request: Request, token: str | None) -> str:
@@ -152,7 +152,7 @@ class MemberListView(BearerAPIView):
         request=serializers.MemberInviteRequestSerializer,
         responses={
             201: serializers.MemberInviteResponseSerializer,
-            **error_responses(*BEARER_ERRORS, 404, 409, 422),
+            **error_responses(*BEARER_ERRORS, 400, 404, 409, 422),
         },
     )
     def post(self, request: Request, workspace_id: str) -> Response:
