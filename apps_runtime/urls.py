@@ -21,7 +21,10 @@ urlpatterns: list[URLPattern] = [
     ),
     # The later clients' path of export.
     alias_path(
-        r"^apps/(?P<app_id>[^/]+)/dsl$", transfer_views.AppExportView, name="app-dsl", get="apps_dsl"
+        r"^apps/(?P<app_id>[^/]+)/dsl$",
+        transfer_views.AppExportView,
+        name="app-dsl",
+        get="apps_dsl",
     ),
     path(
         "permitted-external-apps",
