@@ -154,7 +154,7 @@ def test_export_is_audited(secret_app, alice, api, token_for):
     api(token_for(alice)).get(
         f"/openapi/v1/apps/{secret_app.id}/export", {"include_secret": "true"}
     )
-    event = AuditEvent.objects.get(action="app_exported")
+    event = AuditEvent.objects.get(action="app.exported")
     assert event.account == alice and event.actor_email == alice.email
     assert event.details["app_id"] == str(secret_app.id)
     assert event.details["include_secret"] is True

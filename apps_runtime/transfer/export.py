@@ -11,7 +11,7 @@ import uuid
 
 from django.db import transaction
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from accounts.authentication import Subject
 from apps_runtime.dsl import DslError, app_export_dsl
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
@@ -43,9 +43,8 @@ def app_export_for_subject(
         raise ApiError(409, exc.message, code="app_not_exportable") from None
     with transaction.atomic():
         audit_record(
-            "app_exported",
-            actor_type=subject.subject_type,
-            actor_email=subject.email,
+            "app.exported",
+            actor=Actor.of_subject(subject),
             account=subject.account,
             token_id=subject.token.id,
             ip=ip,
