@@ -13,6 +13,7 @@ from apps_runtime import services
 from apps_runtime.dsl import app_export_dsl
 from apps_runtime.models import App, WorkflowVersion
 from apps_runtime.tests.factories import make_prompt_app
+from apps_runtime.tests.test_dsl_import import TEST_ACTOR
 from conftest import assert_envelope
 from workspaces.models import Membership
 
@@ -24,7 +25,9 @@ PATHS = ("export", "dsl")
 def secret_app(acme, alice):
     doc = yaml.safe_load((FIXTURES / "workflow_full.yml").read_text(encoding="utf-8"))
     doc["workflow"]["environment_variables"][1]["value"] = "sk-very-secret"
-    return services.app_import_dsl(workspace=acme, yaml_text=yaml.safe_dump(doc), author=alice).app
+    return services.app_import_dsl(
+        actor=TEST_ACTOR, workspace=acme, yaml_text=yaml.safe_dump(doc), author=alice
+    ).app
 
 
 @pytest.fixture
@@ -97,7 +100,7 @@ def test_workflow_id_selects_a_version(secret_app, alice, api, token_for):
 
 def test_workflow_id_malformed_422_unknown_or_foreign_404(secret_app, acme, alice, api, token_for):
     other = services.app_import_dsl(
-        workspace=acme, yaml_text=app_export_dsl(secret_app), name="other"
+        actor=TEST_ACTOR, workspace=acme, yaml_text=app_export_dsl(secret_app), name="other"
     ).app
     client = api(token_for(alice))
     url = f"/openapi/v1/apps/{secret_app.id}/export"
