@@ -3,10 +3,14 @@ node or workflow output when one is waiting for it), record the provider's usage
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import json_repair
+import jsonschema
+
 from apps_runtime.engine.nodes import register
-from apps_runtime.engine.nodes.base import Node, NodeResult, RunContext
+from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.prompt import history_turns, llm_messages, model_params
 from apps_runtime.engine.variables import MISSING
 from apps_runtime.providers.types import Usage
@@ -70,6 +74,58 @@ def usage_dict(usage: Usage, latency: float) -> dict[str, Any]:
     }
 
 
+def structured_output_schema(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema the answer must follow, when structured output is switched on
+    (``structured_output_switch_on``, or the legacy ``structured_output_enabled``)."""
+    switch = data.get("structured_output_switch_on", data.get("structured_output_enabled"))
+    config = data.get("structured_output")
+    schema = config.get("schema") if isinstance(config, dict) else None
+    if isinstance(schema, str):
+        try:
+            schema = json.loads(schema)
+        except ValueError:
+            schema = None
+    if not switch or not isinstance(schema, dict):
+        return None
+    try:
+        jsonschema.Draft7Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise NodeFailed(
+            f"Invalid structured output schema: {exc.message}", "SchemaError"
+        ) from None
+    return schema
+
+
+def structured_output_instruction(schema: dict[str, Any]) -> str:
+    # Providers differ in native JSON-schema support (dsl.md §5 leaves it open), so the schema
+    # travels in the prompt, which every chat model understands.
+    return (
+        "Answer with one JSON object only, no prose and no code fence, that is valid against "
+        "this JSON schema:\n" + json.dumps(schema, ensure_ascii=False)
+    )
+
+
+def parse_structured_output(text: str, schema: dict[str, Any]) -> Any:
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+        body = body.rsplit("```", 1)[0]
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = json_repair.loads(body)
+        if value == "":
+            raise NodeFailed("The model answer is not JSON", "StructuredOutputError") from None
+    try:
+        jsonschema.Draft7Validator(schema).validate(value)
+    except jsonschema.ValidationError as exc:
+        raise NodeFailed(
+            f"The model answer does not match the output schema: {exc.message}",
+            "StructuredOutputError",
+        ) from None
+    return value
+
+
 @register("llm")
 class LLMNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
@@ -79,6 +135,9 @@ class LLMNode(Node):
         memory = self.data.get("memory")
         history = ctx.host.history(history_turns(memory)) if isinstance(memory, dict) else []
         messages = llm_messages(self.data, ctx.pool, history)
+        schema = structured_output_schema(self.data)
+        if schema is not None:
+            messages.insert(0, {"role": "system", "content": structured_output_instruction(schema)})
         params = model_params(self.data, ctx.pool)
         separated = self.data.get("reasoning_format") == "separated"
         splitter = ThinkSplitter() if separated else None
@@ -118,6 +177,14 @@ class LLMNode(Node):
                     sink(tail)
         reasoning = "".join(splitter.reasoning).strip() if splitter else ""
         query = ctx.pool.get(["sys", "query"])
+        outputs: dict[str, Any] = {
+            "text": "".join(text),
+            "reasoning_content": reasoning,
+            "usage": usage_dict(usage, time.perf_counter() - started),
+            "finish_reason": finish_reason,
+        }
+        if schema is not None:
+            outputs["structured_output"] = parse_structured_output(outputs["text"], schema)
         return NodeResult(
             inputs={} if query is MISSING else {"#sys.query#": query},
             process_data={
@@ -127,11 +194,6 @@ class LLMNode(Node):
                 "prompts": messages,
                 "params": params,
             },
-            outputs={
-                "text": "".join(text),
-                "reasoning_content": reasoning,
-                "usage": usage_dict(usage, time.perf_counter() - started),
-                "finish_reason": finish_reason,
-            },
+            outputs=outputs,
             usage=usage,
         )

@@ -398,3 +398,47 @@ def test_prompt_app_invalid_input_fails() -> None:
     assert outcome.status == "failed"
     assert outcome.error == "v must be one of: A, B"
     assert host.calls == []
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+@pytest.mark.parametrize("switch", ["structured_output_switch_on", "structured_output_enabled"])
+def test_structured_output(switch: str) -> None:
+    outcome, host = llm_run(
+        {
+            "prompt_template": [{"role": "user", "text": "where?"}],
+            "structured_output": {"schema": SCHEMA},
+            switch: True,
+        },
+        reply=["```json\n", '{"city": ', '"Paris"}', "\n```"],
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert host.finished()["llm"]["outputs"]["structured_output"] == {"city": "Paris"}
+    first = host.calls[0].messages[0]
+    assert first["role"] == "system" and '"required": ["city"]' in first["content"]
+
+
+def test_structured_output_that_breaks_the_schema_fails() -> None:
+    outcome, _ = llm_run(
+        {
+            "prompt_template": [{"role": "user", "text": "where?"}],
+            "structured_output": {"schema": SCHEMA},
+            "structured_output_switch_on": True,
+        },
+        reply=['{"town": "Paris"}'],
+    )
+    assert outcome.status == "failed"
+    assert "schema" in (outcome.error or "")
+
+
+def test_structured_output_off_sends_no_instruction() -> None:
+    _, host = llm_run(
+        {
+            "prompt_template": [{"role": "user", "text": "where?"}],
+            "structured_output": {"schema": SCHEMA},
+            "structured_output_switch_on": False,
+        }
+    )
+    assert "structured_output" not in host.finished()["llm"]["outputs"]
+    assert host.calls[0].messages == [{"role": "user", "content": "where?"}]
