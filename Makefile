@@ -22,13 +22,15 @@ install: $(STAMP)
 	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > .secret_key
 	chmod 600 .secret_key
 
+# The settings read .secret_key when SECRET_KEY is unset, so manage.py commands run from this
+# checkout use the server's key with nothing exported.
 run: install .secret_key
-	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"; \
-	$(BIN)/python manage.py migrate --noinput && \
+	@$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	$(BIN)/python manage.py seed_demo && \
 	echo "" && \
 	echo "Serving on http://$(HOST):$(PORT)" && \
+	echo "  Home:         http://$(HOST):$(PORT)/" && \
 	echo "  API:          http://$(HOST):$(PORT)/openapi/v1/_health" && \
 	echo "  API docs:     http://$(HOST):$(PORT)/openapi/v1/docs" && \
 	echo "  Device login: http://$(HOST):$(PORT)/device" && \

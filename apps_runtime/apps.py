@@ -20,6 +20,7 @@ def _register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> N
 class AppsRuntimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "apps_runtime"
+    verbose_name = "Apps"
 
     def ready(self) -> None:
         from apps_runtime.events import event_logs_purge

@@ -7,6 +7,7 @@ value stops start-up with a message that names the variable instead of failing l
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +24,25 @@ def _raw(name: str) -> str | None:
 def env_str(name: str, default: str = "") -> str:
     value = _raw(name)
     return default if value is None or value == "" else value
+
+
+def env_secret(name: str, key_file: Path) -> str:
+    """A secret from the environment, else from ``key_file`` (one line, as ``make run`` writes it).
+
+    Every process started from the checkout (the server, ``manage.py`` commands, cron) then uses
+    the same key without exporting anything.
+    """
+    value = env_str(name)
+    if value:
+        return value
+    try:
+        return key_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{name} is unset and {key_file} cannot be read: {exc}"
+        ) from None
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -14,19 +14,26 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, env_url
+from config.env import env_bool, env_int, env_list, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
+# One mechanism for every process of a checkout: SECRET_KEY from the environment, else the
+# ``.secret_key`` file ``make run`` writes. DEBUG never supplies a key: a key that changed between
+# processes would leave secrets sealed by one unreadable by the other.
+SECRET_KEY_FILE = BASE_DIR / ".secret_key"
+SECRET_KEY = env_secret("SECRET_KEY", SECRET_KEY_FILE)
 if not SECRET_KEY:
-    if DEBUG or TESTING:
-        SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+    if TESTING:
+        SECRET_KEY = "insecure-test-key-do-not-use-in-production"
     else:
-        raise ImproperlyConfigured("SECRET_KEY must be set unless DEBUG is true")
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and {SECRET_KEY_FILE} does not exist: run `make run` once "
+            "(it writes the file) or set SECRET_KEY"
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", schemes=("http", "https")).rstrip("/")

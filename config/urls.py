@@ -1,9 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import pages
 from config.api import views as api_views
+
+admin.site.site_header = "Dify API administration"
+admin.site.site_title = "Dify API admin"
+admin.site.site_url = "/"  # "View site" lands on the front door
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("_health", api_views.HealthView.as_view(), name="health"),
@@ -17,6 +24,8 @@ api_patterns: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("openapi/v1/", include(api_patterns)),
     # Anything else under /openapi/v1 (unknown paths, trailing slashes) is the envelope 404.
     re_path(r"^openapi/v1(?:/.*)?$", api_views.api_not_found),

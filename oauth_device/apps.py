@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class OauthDeviceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "oauth_device"
+    verbose_name = "Device login"
 
     def ready(self) -> None:
         from config.housekeeping import register_task

@@ -45,9 +45,7 @@ def test_bad_value_stops_start_up_naming_the_variable(name, value):
     assert "Traceback" not in result.stderr
 
 
-def test_secret_key_is_required_without_debug():
-    result = _check(SECRET_KEY="", DEBUG="false")
-    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+# Without SECRET_KEY and without .secret_key: tests/test_operator_path.py (a fresh copy).
 
 
 def test_defaults_start():

@@ -29,7 +29,7 @@ class VersionResponseSerializer(serializers.Serializer[Any]):
     server = serializers.CharField()
 
 
-def _server_version() -> str:
+def server_version() -> str:
     try:
         return f"difyapi {version('difyapi')}"
     except PackageNotFoundError:
@@ -55,7 +55,7 @@ class VersionView(APIView):
             {
                 "version": settings.DIFY_COMPAT_VERSION,
                 "edition": "SELF_HOSTED",
-                "server": _server_version(),
+                "server": server_version(),
             }
         )
 
