@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from accounts.audit import Actor
 from accounts.forms import AccountChangeForm, AccountCreationForm
@@ -18,6 +19,7 @@ from accounts.services import (
     account_set_status,
     account_update,
 )
+from config.admin_display import clipped
 
 
 @admin.register(Account)
@@ -106,9 +108,8 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "masked",
         "subject_email",
         "client_id",
-        "device_label",
+        "device",
         "status_label",
-        "created_at",
         "last_used_at",
         "expires_at",
     )
@@ -135,6 +136,10 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="token")
     def masked(self, obj: AccessToken) -> str:
         return f"{obj.prefix}••••••••"
+
+    @admin.display(description="device label", ordering="device_label")
+    def device(self, obj: AccessToken) -> SafeString | str:
+        return clipped(obj.device_label)
 
     @admin.display(description="status")
     def status_label(self, obj: AccessToken) -> str:
@@ -167,8 +172,13 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("created_at", "action", "actor_type", "actor_email", "token_id", "ip")
-    list_filter = ("action", "actor_type")
+    """The audit trail, read-only: who (``actor_type``: account, external_sso, admin, operator,
+    system; and the email or command) did what, when."""
+
+    list_display = ("created_at", "action", "actor_type", "actor", "account", "ip")
+    list_filter = ("actor_type", "action")
+    list_select_related = ("account",)
+    date_hierarchy = "created_at"
     search_fields = ("actor_email", "action")
     readonly_fields = (
         "created_at",
@@ -189,3 +199,7 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="actor", ordering="actor_email")
+    def actor(self, obj: AuditEvent) -> str:
+        return obj.actor_email or "—"

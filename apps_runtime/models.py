@@ -7,6 +7,7 @@ an import read, including keys the engine ignores.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
@@ -149,11 +150,19 @@ class WorkflowVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.app.name} @ {self.version}"
+        return f"{self.app.name} @ {self.label}"
 
     @property
     def is_draft(self) -> bool:
         return self.version == self.DRAFT
+
+    @property
+    def label(self) -> str:
+        """How people name a version: "draft", or when it was published (UTC, to the second);
+        ``version`` itself keeps Dify's microsecond stamp for export."""
+        if self.is_draft or self.published_at is None:
+            return self.version
+        return self.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     def start_variables(self) -> list[dict[str, Any]]:
         for node in (self.graph or {}).get("nodes") or []:

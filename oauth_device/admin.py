@@ -4,7 +4,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
+from config.admin_display import clipped
 from oauth_device.models import DeviceGrant
 
 
@@ -17,9 +19,8 @@ class DeviceGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "masked_code",
         "status",
         "client_id",
-        "device_label",
+        "device",
         "created_at",
-        "expires_at",
         "created_ip",
         "account",
     )
@@ -46,6 +47,10 @@ class DeviceGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "token_id",
     )
     readonly_fields = fields
+
+    @admin.display(description="device label", ordering="device_label")
+    def device(self, obj: DeviceGrant) -> SafeString | str:
+        return clipped(obj.device_label)
 
     @admin.display(description="user code")
     def masked_code(self, obj: DeviceGrant) -> str:

@@ -161,3 +161,20 @@ def test_add_form_writes_the_services_record(root_client, root):
         "account_id": created.pk,
     }
     assert by_service.account_id == twin.pk
+
+
+def test_audit_trail_is_read_only_and_names_the_actor_type(root_client, root, alice, token_for):
+    token_for(alice, label="cli")
+    account_set_status(alice, Account.Status.DISABLED, actor=Actor.admin(root))
+    listing = root_client.get("/admin/accounts/auditevent/").content.decode()
+    assert "operator" in listing and "admin" in listing and "account.disabled" in listing
+    event = AuditEvent.objects.get(action="account.disabled")
+    url = f"/admin/accounts/auditevent/{event.pk}/change/"
+    assert root_client.get(url).status_code == 200
+    root_client.post(url, {"action": "forged"})
+    event.refresh_from_db()
+    assert event.action == "account.disabled"
+    assert root_client.get("/admin/accounts/auditevent/add/").status_code == 403
+    assert root_client.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
+    filtered = root_client.get("/admin/accounts/auditevent/", {"actor_type": "admin"})
+    assert [e.action for e in filtered.context["cl"].result_list] == ["account.disabled"]

@@ -75,6 +75,23 @@ class AppAdminForm(forms.ModelForm):  # type: ignore[type-arg]
             tags.queryset = Tag.objects.filter(workspace_id=self.instance.workspace_id)
 
 
+class TagNameFilter(admin.SimpleListFilter):
+    """Tags by name: each workspace has its own tags, and a filter entry per tag row would list
+    "workflow" once per workspace."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = Tag.objects.order_by("name").values_list("name", flat=True).distinct()
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[App]) -> QuerySet[App]:
+        if self.value():
+            return queryset.filter(tags__name=self.value()).distinct()
+        return queryset
+
+
 @admin.register(App)
 class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = AppAdminForm
@@ -84,14 +101,13 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "name",
         "mode",
         "workspace",
-        "enable_api",
+        "service_api",
         "status",
         "access_mode",
         "tag_names",
-        "updated_at",
         "export_link",
     )
-    list_filter = ("workspace", "mode", "status", "enable_api", "access_mode", "tags")
+    list_filter = ("workspace", "mode", "status", "enable_api", "access_mode", TagNameFilter)
     list_select_related = ("workspace",)
     search_fields = ("name", "id")
     filter_horizontal = ("tags",)
@@ -155,6 +171,10 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # -- columns and read-only fields -----------------------------------------------------------
 
+    @admin.display(description="API", boolean=True, ordering="enable_api")
+    def service_api(self, obj: App) -> bool:
+        return obj.enable_api
+
     @admin.display(description="tags")
     def tag_names(self, obj: App) -> str:
         return ", ".join(tag.name for tag in obj.tags.all())
@@ -175,7 +195,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             (
                 (
                     reverse("admin:apps_runtime_workflowversion_change", args=[version.pk]),
-                    version.version,
+                    version.label,
                     " (published, used by runs)" if version.pk == obj.published_workflow_id else "",
                 )
                 for version in versions

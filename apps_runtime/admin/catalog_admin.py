@@ -35,14 +35,14 @@ class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Versions are read-only; a draft is published by the action, never edited here."""
 
-    list_display = ("app", "version", "state", "unsupported", "created_at", "published_at")
+    list_display = ("app", "version_label", "state", "unsupported_short")
     list_filter = ("app__workspace", "app__mode")
     list_select_related = ("app",)
     search_fields = ("app__name", "version", "id")
     fields = (
         "id",
         "app",
-        "version",
+        "version_label",
         "state",
         "created_at",
         "published_at",
@@ -65,6 +65,10 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("apps_runtime.change_app"))
 
+    @admin.display(description="version", ordering="published_at")
+    def version_label(self, obj: WorkflowVersion) -> str:
+        return obj.label
+
     @admin.display(description="state")
     def state(self, obj: WorkflowVersion) -> str:
         if obj.is_draft:
@@ -72,6 +76,10 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if obj.app.published_workflow_id == obj.pk:
             return "published (used by runs)"
         return "published (older)"
+
+    @admin.display(description="unsupported nodes")
+    def unsupported_short(self, obj: WorkflowVersion) -> str:
+        return self.unsupported(obj)
 
     @admin.display(description="node types the engine cannot run")
     def unsupported(self, obj: WorkflowVersion) -> str:
@@ -113,6 +121,6 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             else:
                 self.message_user(
                     request,
-                    f"Published {version.app.name} as version {published.version}.",
+                    f"Published {version.app.name} as version {published.label}.",
                     messages.SUCCESS,
                 )

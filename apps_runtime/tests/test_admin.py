@@ -173,8 +173,7 @@ def test_changelist_filters(admin_client, acme, charlie):
     services.app_add_tags(app=flow, names=["ops"])
     by_mode = admin_client.get(CHANGELIST, {"mode": "workflow"})
     assert [a.name for a in by_mode.context["cl"].result_list] == ["Full Workflow"]
-    tag = Tag.objects.get(name="ops")
-    by_tag = admin_client.get(CHANGELIST, {"tags__id__exact": str(tag.id)})
+    by_tag = admin_client.get(CHANGELIST, {"tag": "ops"})
     assert [a.name for a in by_tag.context["cl"].result_list] == ["Full Workflow"]
     by_status = admin_client.get(CHANGELIST, {"status__exact": "archived"})
     assert list(by_status.context["cl"].result_list) == []
@@ -293,3 +292,31 @@ def test_tag_admin_lists_counts(admin_client, acme):
     assert page.status_code == 200
     row = page.context["cl"].result_list[0]
     assert (row.name, row.app_total) == ("demo", 1)
+
+
+def test_tag_filter_lists_each_name_once(admin_client, acme, charlie):
+    other = charlie.memberships.get().workspace
+    mine = imported(acme, "chat_full.yml")
+    theirs = imported(other, "workflow_full.yml")
+    services.app_add_tags(app=mine, names=["workflow"])
+    services.app_add_tags(app=theirs, names=["workflow", "ops"])
+    page = admin_client.get(CHANGELIST)
+    tag_filter = next(f for f in page.context["cl"].filter_specs if f.title == "tag")
+    assert [choice["display"] for choice in tag_filter.choices(page.context["cl"])] == [
+        "All",
+        "ops",
+        "workflow",
+    ]
+    both = admin_client.get(CHANGELIST, {"tag": "workflow"}).context["cl"].result_list
+    assert sorted(a.name for a in both) == ["Full Chat", "Full Workflow"]
+
+
+def test_workflow_versions_are_named_by_date(admin_client, acme):
+    app = imported(acme, "workflow_full.yml")
+    published = app.published_workflow
+    assert published is not None and published.published_at is not None
+    label = published.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    listing = admin_client.get("/admin/apps_runtime/workflowversion/").content.decode()
+    assert label in listing and published.version not in listing
+    form = admin_client.get(f"{CHANGELIST}{app.pk}/change/").content.decode()
+    assert label in form and published.version not in form
