@@ -16,6 +16,7 @@ from accounts.services import (
     account_set_status,
     account_update,
 )
+from tests.audit_records import last_id, only_new_event, record
 
 ACCOUNTS = "/admin/accounts/account/"
 TOKENS = "/admin/accounts/accesstoken/"
@@ -31,28 +32,6 @@ def root_client(root) -> Client:
     client = Client()
     client.force_login(root)
     return client
-
-
-def record(event: AuditEvent, *ignore: str) -> dict[str, Any]:
-    """An audit record without what necessarily differs between two writes (row id, time)."""
-    return {
-        "action": event.action,
-        "actor_type": event.actor_type,
-        "actor_email": event.actor_email,
-        "account_id": event.account_id,
-        "token_id": event.token_id,
-        "details": {k: v for k, v in event.details.items() if k not in ignore},
-    }
-
-
-def only_new_event(since: int) -> AuditEvent:
-    events = list(AuditEvent.objects.filter(id__gt=since))
-    assert len(events) == 1, [e.action for e in events]
-    return events[0]
-
-
-def last_id() -> int:
-    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def test_disable_action_writes_the_services_record(root_client, root, alice):

@@ -23,6 +23,7 @@ from apps_runtime.dsl import DslError, app_export_dsl, workflow_unsupported_node
 from apps_runtime.dsl.constants import MAX_DSL_BYTES
 from apps_runtime.models import App, AppModelConfig, Tag
 from apps_runtime.services import (
+    APP_EDITABLE,
     app_import_dsl,
     app_set_access_mode,
     app_set_enable_api,
@@ -54,18 +55,8 @@ class DslImportForm(forms.Form):
 class AppAdminForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = App
-        fields = (
-            "name",
-            "description",
-            "author",
-            "icon",
-            "icon_type",
-            "icon_background",
-            "enable_api",
-            "status",
-            "access_mode",
-            "tags",
-        )
+        # Exactly what app_update may change, which save_model hands it.
+        fields = APP_EDITABLE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

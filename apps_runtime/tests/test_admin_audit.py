@@ -5,16 +5,16 @@ admin (one test per action)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from accounts.audit import Actor
-from accounts.models import Account, AuditEvent
+from accounts.models import Account
 from apps_runtime import services
 from apps_runtime.models import App, Tag, WorkflowVersion
+from tests.audit_records import last_id, only_new_event, record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 CHANGELIST = "/admin/apps_runtime/app/"
@@ -38,26 +38,6 @@ def imported(workspace, filename: str = "chat_full.yml") -> App:
     return services.app_import_dsl(
         workspace=workspace, yaml_text=text, actor=Actor.operator("pytest")
     ).app
-
-
-def last_id() -> int:
-    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-def only_new_event(since: int) -> AuditEvent:
-    events = list(AuditEvent.objects.filter(id__gt=since))
-    assert len(events) == 1, [e.action for e in events]
-    return events[0]
-
-
-def record(event: AuditEvent, *ignore: str) -> dict[str, Any]:
-    return {
-        "action": event.action,
-        "actor_type": event.actor_type,
-        "actor_email": event.actor_email,
-        "account_id": event.account_id,
-        "details": {k: v for k, v in event.details.items() if k not in ignore},
-    }
 
 
 ACTIONS = [
