@@ -21,13 +21,6 @@ class Lookup:
     expires_in_remaining: int
     client_id: str | None
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "valid": self.valid,
-            "expires_in_remaining": self.expires_in_remaining,
-            "client_id": self.client_id,
-        }
-
 
 def seconds_left(grant: DeviceGrant, now: datetime) -> int:
     return max(0, math.ceil((grant.expires_at - now).total_seconds()))

@@ -177,7 +177,7 @@ class DeviceLookupView(AnonymousDeviceView):
             )
         except GrantUnknown:
             lookup = selectors.Lookup(valid=False, expires_in_remaining=0, client_id=None)
-        return Response(lookup.as_dict())
+        return Response(DeviceLookupResponseSerializer(lookup).data)
 
 
 class CsrfSessionAuthentication(SessionAuthentication):
