@@ -24,6 +24,10 @@ CHANGELISTS = [
     "/admin/apps_runtime/tag/",
     "/admin/apps_runtime/workflowversion/",
     "/admin/apps_runtime/providerconfig/",
+    "/admin/apps_runtime/run/",
+    "/admin/apps_runtime/nodeexecution/",
+    "/admin/apps_runtime/conversation/",
+    "/admin/apps_runtime/message/",
 ]
 
 
