@@ -143,7 +143,11 @@ def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
         changed = Account.objects.filter(pk=account.pk).exclude(status=status).update(status=status)
         account.status = status
         if changed:
-            event = "disabled" if status == Account.Status.DISABLED else "enabled"
+            event = {
+                Account.Status.ACTIVE: "enabled",
+                Account.Status.DISABLED: "disabled",
+                Account.Status.PENDING: "made_pending",
+            }[Account.Status(status)]
             audit_record(f"account.{event}", actor=actor, account=account)
     return bool(changed)
 
