@@ -18,7 +18,13 @@ from django.db import close_old_connections, connections
 
 logger = logging.getLogger("difyapi.housekeeping")
 
-LOCK_KEY = "housekeeping:lock"
+
+def lock_key() -> str:
+    """The cache lock of a round. It carries ``RATE_LIMIT_KEY_PREFIX`` like the other cache keys
+    tests isolate: servers a test starts must not wait on the lock of unrelated servers sharing
+    the same Redis."""
+    return f"{settings.RATE_LIMIT_KEY_PREFIX}:housekeeping:lock"
+
 
 _started = threading.Event()
 _registry: dict[str, Callable[[], int]] = {}
@@ -52,7 +58,7 @@ def run_locked() -> dict[str, int] | None:
     """One round unless another process holds the lock (then ``None``)."""
     period = settings.HOUSEKEEPING_SECONDS
     try:
-        acquired = cache.add(LOCK_KEY, "1", timeout=max(1, period - 1))
+        acquired = cache.add(lock_key(), "1", timeout=max(1, period - 1))
     except Exception as exc:  # cache unreachable: skip this round rather than race
         logger.warning("housekeeping lock unavailable: %s", exc)
         return None

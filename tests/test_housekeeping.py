@@ -14,9 +14,9 @@ from config import housekeeping
 
 @pytest.fixture
 def fresh_lock():
-    cache.delete(housekeeping.LOCK_KEY)
+    cache.delete(housekeeping.lock_key())
     yield
-    cache.delete(housekeeping.LOCK_KEY)
+    cache.delete(housekeeping.lock_key())
 
 
 def _overdue(token):

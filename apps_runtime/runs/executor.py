@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 logger = logging.getLogger("difyapi.runs")
@@ -138,7 +138,6 @@ class ThreadExecutor:
         """One heartbeat round: refresh ``heartbeat_at`` and pick up stop flags."""
         from apps_runtime.runs.models import Run
 
-        close_old_connections()
         ids = list(held)
         Run.objects.filter(id__in=ids, status=Run.Status.RUNNING).update(
             heartbeat_at=timezone.now()

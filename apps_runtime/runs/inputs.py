@@ -225,8 +225,10 @@ def validate_inputs(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
     values = _normalise(rows, inputs)
     schema = app_input_schema(app)["properties"]["inputs"]
     validator = Draft202012Validator(schema)
+    # The schema leaves some input types out (checkbox, json_object): the engine's rules check them.
+    described = {k: v for k, v in values.items() if k in (schema.get("properties") or {})}
     errors = sorted(
-        validator.iter_errors(values),
+        validator.iter_errors(described),
         key=lambda e: list(rows).index(e.path[0]) if e.path and e.path[0] in rows else -1,
     )
     if errors:
@@ -235,6 +237,7 @@ def validate_inputs(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
             message, loc = _schema_message(error, schema)
             details.append({"type": str(error.validator), "loc": ["inputs", *loc], "msg": message})
         raise validation_error(details, message=details[0]["msg"])
+    _engine_rules(app, values)
     for name, (kind, body) in rows.items():
         if name not in values:
             continue
@@ -249,6 +252,17 @@ def validate_inputs(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
                 validate_file(f"{name}[{i}]", item, body) for i, item in enumerate(items)
             ]
     return values
+
+
+def _engine_rules(app: App, values: dict[str, Any]) -> None:
+    """The start node's own rules for what ``input_schema`` leaves out (checkbox, json_object
+    against its ``json_schema``, file extensions), so they fail before the run starts too."""
+    from apps_runtime.engine import InputError, form_variables, validate_start_inputs
+
+    try:
+        validate_start_inputs(form_variables(app_user_input_form(app)), dict(values))
+    except InputError as exc:
+        raise invalid(exc.message, ["inputs", exc.variable]) from None
 
 
 # -- files -------------------------------------------------------------------------------------

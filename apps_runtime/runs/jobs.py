@@ -121,12 +121,12 @@ def _run(run_id: uuid.UUID) -> None:
         }
         connection.close()
         host.publish(wire.workflow_started(run))
-        outcome = engine.run_workflow(graph, host=host, **kwargs)  # type: ignore[attr-defined,unused-ignore]
+        outcome = engine.run_workflow(graph, host=host, **kwargs)
     else:
         config = run.app.model_config.config
         inputs, query = dict(run.inputs or {}), run.query
         connection.close()
-        outcome = engine.run_prompt_app(config, mode=mode, inputs=inputs, query=query, host=host)  # type: ignore[attr-defined,unused-ignore]
+        outcome = engine.run_prompt_app(config, mode=mode, inputs=inputs, query=query, host=host)
     _record(run, outcome)
 
 
@@ -144,13 +144,13 @@ def _resume(run_id: uuid.UUID) -> None:
     )
     from apps_runtime import engine
 
-    resume = engine.ResumeInput(**(run.resume_input or {}))  # type: ignore[attr-defined,unused-ignore]
+    resume = engine.ResumeInput(**(run.resume_input or {}))
     state = run.state or {}
     Run.objects.filter(pk=run_id).update(resume_input=None)
     host = RunHost(run)
     connection.close()
     graph = run.workflow_version.graph if run.workflow_version else {}
-    outcome = engine.resume_workflow(graph, state=state, resume=resume, host=host)  # type: ignore[attr-defined,unused-ignore]
+    outcome = engine.resume_workflow(graph, state=state, resume=resume, host=host)
     _record(run, outcome)
 
 

@@ -28,6 +28,12 @@ def echo_form(acme):
             start_variable("enum_var", "select", options=["A", "B", "C"]),
             start_variable("paragraph", "paragraph", max_length=100),
             start_variable("doc", "file"),
+            start_variable("agree", "checkbox"),
+            start_variable(
+                "payload",
+                "json_object",
+                json_schema={"type": "object", "required": ["id"]},
+            ),
         ],
     )
 
@@ -118,6 +124,8 @@ def test_a_workflow_refuses_a_query_even_empty(echo_form, alice_token):
         ({"x": "a", "enum_var": "D"}, "enum_var must be one of: A, B, C"),
         ({"x": "a", "paragraph": "p" * 101}, "paragraph must be less than 100 characters"),
         ({"x": 5}, "x must be a string"),
+        ({"x": "a", "agree": "maybe"}, "agree must be a boolean"),
+        ({"x": "a", "payload": [1]}, "payload must be a JSON object"),
         (
             {"x": "a", "doc": {"transfer_method": "local_file", "upload_file_id": "u"}},
             None,

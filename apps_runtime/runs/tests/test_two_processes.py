@@ -1,0 +1,221 @@
+"""Two daphne processes sharing PostgreSQL and Redis (decisions §6, §7; security 25): a run
+started on one is re-attached and stopped through the other, and when the running process is
+killed the other's re-attached stream ends ``failed`` within RUN_STALE_SECONDS +
+HOUSEKEEPING_SECONDS (both shrunk here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.db import connection
+
+from apps_runtime.runs.models import Run
+from apps_runtime.runs.tests.test_run_e2e import _advanced_chat_with_llm
+
+pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[3]
+STALE_SECONDS = 3
+HOUSEKEEPING_SECONDS = 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Daphne:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/openapi/v1/_health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("daphne did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def servers(settings, llm_server):
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": "two-processes-test",
+        "EVENT_LOG_KEY_PREFIX": settings.EVENT_LOG_KEY_PREFIX,
+        "RATE_LIMIT_KEY_PREFIX": settings.RATE_LIMIT_KEY_PREFIX,
+        "OPENAI_BASE_URL": llm_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
+        "RUN_HEARTBEAT_SECONDS": "1",
+        "RUN_STALE_SECONDS": str(STALE_SECONDS),
+        "HOUSEKEEPING_SECONDS": str(HOUSEKEEPING_SECONDS),
+        "DB_POOL_MAX": "4",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("TESTING", None)
+    started: list[Daphne] = []
+    try:
+        started.append(Daphne(env))
+        started.append(Daphne(env))
+        yield started[0], started[1]
+    finally:
+        for server in started:
+            server.stop()
+
+
+class Reader:
+    """SSE frames of one streamed response, read on demand into ``events``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.chunks = response.aiter_text()
+        self.buffer = ""
+        self.events: list[dict[str, Any]] = []
+
+    async def until(self, done: Any) -> list[dict[str, Any]]:
+        while not done(self.events):
+            try:
+                self.buffer += await self.chunks.__anext__()
+            except StopAsyncIteration:
+                return self.events
+            while "\n\n" in self.buffer:
+                block, self.buffer = self.buffer.split("\n\n", 1)
+                lines = block.split("\n")
+                entry_id = next((p[4:] for p in lines if p.startswith("id: ")), None)
+                for line in lines:
+                    if line.startswith("data: "):
+                        self.events.append({**json.loads(line[6:]), "_id": entry_id})
+        return self.events
+
+
+def _has(name: str):
+    return lambda events: any(e["event"] == name for e in events)
+
+
+def test_run_on_one_process_reattach_and_stop_through_the_other(
+    servers, acme, alice, token_for, llm_server
+):
+    first, second = servers
+    app = _advanced_chat_with_llm(acme)
+    token = token_for(alice)
+    headers = {"Authorization": f"Bearer {token}"}
+    llm_server.stall("thinking ")
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            async with client.stream(
+                "POST",
+                f"{first.base}/openapi/v1/apps/{app.id}/run",
+                headers=headers,
+                json={"inputs": {}, "query": "hello"},
+            ) as response:
+                assert response.status_code == 200
+                live = Reader(response)
+                await live.until(_has("message"))
+                run_id = live.events[0]["workflow_run_id"]
+                task_id = live.events[0]["task_id"]
+                async with client.stream(
+                    "GET",
+                    f"{second.base}/openapi/v1/apps/{app.id}/tasks/{run_id}/events",
+                    headers={**headers, "Last-Event-ID": live.events[-1]["_id"]},
+                ) as other:
+                    assert other.status_code == 200
+                    attached = Reader(other)
+                    reader = asyncio.ensure_future(attached.until(_has("message_end")))
+                    stop = await client.post(
+                        f"{second.base}/openapi/v1/apps/{app.id}/tasks/{task_id}:stop",
+                        headers=headers,
+                    )
+                    assert stop.json() == {"result": "success"}
+                    await asyncio.wait_for(live.until(_has("message_end")), 15)
+                    await asyncio.wait_for(reader, 15)
+            return live.events, attached.events
+
+    live, attached = asyncio.run(scenario())
+    for events in (live, attached):
+        names = [e["event"] for e in events]
+        assert names[-2:] == ["workflow_finished", "message_end"], names
+        assert events[-2]["data"]["status"] == "stopped"
+        assert events[-1]["metadata"]["stopped"] is True
+    # Attached after the last event it had seen: nothing twice, the same ending.
+    assert [e["_id"] for e in attached] == [e["_id"] for e in live][-len(attached) :]
+    assert llm_server.client_gone.wait(5)
+
+
+def test_killing_the_running_process_fails_the_run_on_the_others_stream(
+    servers, acme, alice, token_for, llm_server
+):
+    first, second = servers
+    app = _advanced_chat_with_llm(acme)
+    token = token_for(alice)
+    headers = {"Authorization": f"Bearer {token}"}
+    llm_server.stall("halfway ")
+
+    async def scenario():
+        async with httpx.AsyncClient(timeout=30) as client:
+            async with client.stream(
+                "POST",
+                f"{first.base}/openapi/v1/apps/{app.id}/run",
+                headers=headers,
+                json={"inputs": {}, "query": "hello"},
+            ) as response:
+                live = Reader(response)
+                await live.until(_has("message"))
+            run_id = live.events[0]["workflow_run_id"]
+            async with client.stream(
+                "GET",
+                f"{second.base}/openapi/v1/apps/{app.id}/tasks/{run_id}/events",
+                headers=headers,
+            ) as other:
+                attached = Reader(other)
+                await attached.until(_has("message"))
+                os.kill(first.proc.pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+                await asyncio.wait_for(attached.until(_has("error")), 30)
+                return attached.events, time.monotonic() - killed_at
+
+    attached, took = asyncio.run(scenario())
+    names = [e["event"] for e in attached]
+    assert names[-2:] == ["workflow_finished", "error"], names
+    assert attached[-2]["data"]["status"] == "failed"
+    # Heartbeat age (up to STALE) + one housekeeping period, plus slack for the round itself.
+    assert took <= STALE_SECONDS + HOUSEKEEPING_SECONDS + 3, took
+    assert Run.objects.get().status == "failed"
