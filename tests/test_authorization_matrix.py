@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +152,7 @@ class World:
 
 
 @pytest.fixture
-def world(alice, bob, charlie, acme, token_for, settings) -> World:
+def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
     from accounts.models import AccessToken
     from accounts.services import access_token_revoke
     from accounts.tokens import token_digest
@@ -202,7 +202,11 @@ def world(alice, bob, charlie, acme, token_for, settings) -> World:
         "session_id": str(AccessToken.objects.get(token_hash=token_digest(other_session)).id),
         "member_id": str(bob.id),
     }
-    return World(tokens, objects)
+    yield World(tokens, objects)
+    # The run routes start jobs in worker threads: let them end before the database is flushed.
+    from apps_runtime.runs.executor import get_executor
+
+    get_executor().wait_idle(10)
 
 
 # How to fill a path parameter: the owner's object of that kind (see ``World.objects``).

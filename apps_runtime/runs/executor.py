@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Literal, Protocol
@@ -44,6 +45,9 @@ class Executor(Protocol):
 
     def stop_requested(self, run_id: uuid.UUID) -> bool:
         """Whether this executor has seen a stop for ``run_id`` (from its database poll)."""
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Whether every job accepted here finished within ``timeout`` seconds."""
 
 
 def _execute(kind: str, run_id: uuid.UUID) -> None:
@@ -90,6 +94,15 @@ class ThreadExecutor:
         """Runs queued or executing here (what the heartbeat keeps alive)."""
         with self._lock:
             return set(self._held)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job is queued or running (tests: before their database is flushed)."""
+        deadline = time.monotonic() + timeout
+        while self.held():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     # -- threads -------------------------------------------------------------------------------
 
