@@ -25,6 +25,7 @@ class Route:
     template: str  # "/openapi/v1/apps/{app_id}/describe"
     kind: str  # "django" (WSGI/ASGI Django view) or "sse" (a Channels consumer)
     params: tuple[str, ...] = field(default=())
+    callback: Any = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -109,7 +110,7 @@ def django_routes() -> list[Route]:
         if not template.startswith("/" + API_PREFIX):
             continue
         for method in _methods_of(callback) or ["GET"]:
-            routes.append(Route(method, template, "django", _params(template)))
+            routes.append(Route(method, template, "django", _params(template), callback))
     return routes
 
 
