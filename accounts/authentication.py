@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -34,6 +34,7 @@ from config.api.errors import (
     ApiError,
     RateLimited,
 )
+from config.compiled_query import CompiledQuery
 
 logger = logging.getLogger("difyapi.auth")
 audit_logger = logging.getLogger("difyapi.audit")
@@ -113,11 +114,7 @@ def resolve_bearer(authorization: str | None) -> Subject:
     wait = ratelimit.hit("token", digest, limit=settings.OPENAPI_RATE_LIMIT_PER_TOKEN, window=60)
     if wait is not None:
         raise RateLimited(wait, token_body=True)
-    token = (
-        AccessToken.objects.select_related("account")
-        .filter(token_hash=digest, revoked_at__isnull=True)
-        .first()
-    )
+    token = _LIVE_TOKEN.first(digest)
     if token is None or not hmac.compare_digest(token.token_hash or "", digest):
         raise invalid_bearer()
     if not raw.startswith(token.prefix):
@@ -142,6 +139,16 @@ def resolve_bearer(authorization: str | None) -> Subject:
         token=token,
         scopes=SCOPES_BY_SUBJECT[AccessToken.SubjectType(token.subject_type)],
     )
+
+
+def _live_token_by_digest(digest: str) -> QuerySet[AccessToken]:
+    return AccessToken.objects.select_related("account").filter(
+        token_hash=digest, revoked_at__isnull=True
+    )[:1]
+
+
+# Runs on every bearer request; compiling it cost more than running it (config/compiled_query.py).
+_LIVE_TOKEN = CompiledQuery(_live_token_by_digest, "<digest placeholder>")
 
 
 def _touch_last_used(token: AccessToken, now: datetime) -> None:

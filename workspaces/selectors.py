@@ -8,17 +8,27 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from accounts.models import Account
 from config.api.errors import ApiError
+from config.compiled_query import CompiledQuery
 from workspaces.models import Membership
 
 WORKSPACE_NOT_FOUND = "workspace not found"
 
 
-def memberships_for_account(account: Account) -> QuerySet[Membership]:
+def _memberships_of(account_id: uuid.UUID) -> QuerySet[Membership]:
     return (
-        Membership.objects.filter(account=account)
+        Membership.objects.filter(account_id=account_id)
         .select_related("workspace")
         .order_by("workspace__created_at", "workspace_id")
     )
+
+
+# /account and /workspaces run this on every call: compiled once (config/compiled_query.py).
+_MEMBERSHIPS = CompiledQuery(_memberships_of, uuid.UUID(int=0))
+
+
+def memberships_for_account(account: Account) -> list[Membership]:
+    """The account's memberships with their workspaces, oldest workspace first."""
+    return _MEMBERSHIPS.run(account.pk)
 
 
 def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:
