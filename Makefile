@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck bench install migrate clean
+.PHONY: run serve-prod test lint format typecheck bench install migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ run: install .secret_key
 	echo "  Device login: http://$(HOST):$(PORT)/device" && \
 	echo "  Admin:        http://$(HOST):$(PORT)/admin/" && \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# The production layout (config/serve.py): gunicorn WSGI workers for the JSON API, pages and admin
+# on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001); a reverse proxy
+# routes between them (README). Needs SECRET_KEY (or .secret_key), DATABASE_URL, REDIS_URL.
+serve-prod: install .secret_key
+	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"; \
+	$(BIN)/python manage.py migrate --noinput && \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
+	$(BIN)/python -m config.serve
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

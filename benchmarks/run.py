@@ -1,138 +1,394 @@
-"""`make bench`: throughput, latency and memory of the JSON API on a real daphne process.
+"""`make bench`: the JSON API beside its server's ceiling, the serving models, growth with data.
 
-It starts the ASGI server on a free loopback port (on the embedded default, or on PostgreSQL and
-Redis when DATABASE_URL and REDIS_URL are set), mints a token, sends a bounded number of requests
-from a few concurrent connections and prints req/s, p50/p95 latency, errors and the server's RSS.
-Compare figures within one run: the machine is a shared 2-core VM.
+Everything runs on 127.0.0.1 with production settings (DEBUG off, PostgreSQL and Redis, rate limits
+off) in a database of its own (``bench``, dropped and recreated), with a raised open-file limit.
+It starts PostgreSQL or Redis if they are down and installs Debian's ``wrk`` if it is missing.
+
+1. Serving models: ``GET /openapi/v1/account`` on daphne, uvicorn, gunicorn sync and gunicorn
+   threaded, each beside the ceiling: a raw ASGI/WSGI app on the same server answering the same
+   bytes (``benchmarks/ceiling.py``).
+2. The endpoints on the production JSON layout (``python -m config.serve``'s WSGI side).
+3. Growth: ``/apps`` and ``/account/sessions`` at 100 and 10,000 rows, with queries per request
+   and any sequential scans in their plans.
+
+Each figure is the median of BENCH_REPS runs of wrk (BENCH_SECONDS each, BENCH_CONNECTIONS
+connections), with the spread (min-max). One table is printed and the figures are written to
+BENCH_OUTPUT (default ``benchmarks/results.json``). The machine is a shared 2-core VM: compare
+figures within one run.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
+import re
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "2"))
-ENDPOINTS = [
-    "/openapi/v1/_health",
-    "/openapi/v1/account",
-    "/openapi/v1/account/sessions",
-    "/openapi/v1/workspaces",
-]
+sys.path.insert(0, str(ROOT))
+
+from config.serve import JSON_SERVER_NAME, default_workers, wsgi_argv  # noqa: E402
+
+PY = sys.executable
+REPS = int(os.environ.get("BENCH_REPS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "benchmarks" / "results.json"))
+CORES = os.cpu_count() or 1
+
+# name -> (kind, server argv without the application); the last one is `make serve-prod`'s
+# JSON side, the one the endpoint and growth tables use.
+SERVERS: dict[str, tuple[str, list[str]]] = {
+    "daphne (1 process)": ("asgi", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]),
+    "uvicorn (2 workers)": (
+        "asgi",
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "2",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+    ),
+    "gunicorn gthread (2x4)": ("wsgi", wsgi_argv("127.0.0.1", "{port}", 2, 4)[:-1]),
+    JSON_SERVER_NAME: ("wsgi", wsgi_argv("127.0.0.1", "{port}", default_workers(), 1)[:-1]),
+}
+APPS = {
+    ("asgi", "django"): "config.asgi:application",
+    ("wsgi", "django"): "config.wsgi:application",
+    ("asgi", "ceiling"): "benchmarks.ceiling:asgi_app",
+    ("wsgi", "ceiling"): "benchmarks.ceiling:wsgi_app",
+}
 
 
-def _free_port() -> int:
+@dataclass
+class Figure:
+    label: str
+    runs: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs) if self.runs else 0.0
+
+    def spread(self) -> str:
+        return f"{min(self.runs):.0f}-{max(self.runs):.0f}" if self.runs else "-"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "median": round(self.median, 1)}
+
+
+# --- set-up ------------------------------------------------------------------------------------
+
+
+def raise_open_files() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get install -y wrk)")
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=apt_env).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=apt_env, check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=apt_env, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed and could not be installed")
+    return found
+
+
+def ensure_services() -> None:
+    if subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode != 0:
+        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+            check=True,
+        )
+    ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
+    if ping.returncode != 0:
+        subprocess.run(
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            check=True,
+        )
+    for _ in range(30):
+        pg = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0
+        rd = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
+        if pg and rd.returncode == 0:
+            return
+        time.sleep(1)
+    raise SystemExit("PostgreSQL or Redis did not start")
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
+        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path="/bench"))
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE bench")
+
+
+def production_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + os.urandom(16).hex(),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
+        "OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE": "0",
+        "RUN_STARTS_PER_MINUTE": "0",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def run_json(env: dict[str, str], module: str, stdin: str = "") -> dict:  # type: ignore[type-arg]
+    result = subprocess.run(
+        [PY, "-m", module], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{module} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# --- servers and load --------------------------------------------------------------------------
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
+class Server:
+    def __init__(self, name: str, app: str, env: dict[str, str]) -> None:
+        kind, argv = SERVERS[name]
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        args = [a.replace("{port}", str(self.port)) for a in argv] + [APPS[(kind, app)]]
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise SystemExit(f"server exited:\n{self.log.read().decode()[-3000:]}")
+            try:
+                with urlopen(self.base + "/openapi/v1/_health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("server did not answer within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def get(self, path: str, token: str) -> tuple[int, bytes, str]:
+        request = Request(self.base + path, headers={"Authorization": f"Bearer {token}"})
+        with urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers["Content-Type"]
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_P50 = re.compile(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
-async def _load(base: str, path: str, token: str) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    remaining = REQUESTS
-    headers = {"Authorization": f"Bearer {token}"}
+def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> Figure:
+    def args(seconds: int) -> list[str]:
+        return [
+            wrk_bin,
+            "-t",
+            "2",
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            server.base + path,
+        ]
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining, errors
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            response = await client.get(path, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                errors += 1
+    subprocess.run(args(1), capture_output=True)  # warm-up
+    for _ in range(REPS):
+        out = subprocess.run(args(SECONDS), capture_output=True, text=True, check=True).stdout
+        rate = _RATE.search(out)
+        figure.runs.append(float(rate.group(1)) if rate else 0.0)
+        p50 = _P50.search(out)
+        if p50:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+            figure.p50_ms.append(round(float(p50.group(1)) * scale, 2))
+        non2xx = _NON2XX.search(out)
+        socket_errors = _SOCKET.search(out)
+        # Sync gunicorn closes each connection after its answer: wrk counts those as read errors.
+        figure.errors += int(non2xx.group(1)) if non2xx else 0
+        figure.errors += int(socket_errors.group(4)) if socket_errors else 0
+    return figure
 
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
-    return latencies, errors
+
+# --- the run -----------------------------------------------------------------------------------
 
 
 def main() -> None:
-    tmp = tempfile.mkdtemp(prefix="bench-")
-    env = {
-        **os.environ,
-        "SECRET_KEY": "bench-secret",
-        "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
-        "OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    if not env.get("DATABASE_URL"):
-        env["SQLITE_PATH"] = str(Path(tmp) / "bench.sqlite3")
-    backend = "PostgreSQL + Redis" if env.get("DATABASE_URL") else "SQLite + local memory"
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "seed_demo")
-    token = _manage(env, "issue_token", "demo@example.com", "--label", f"bench {time.time()}")
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    open_files = raise_open_files()
+    wrk_bin = ensure_wrk()
+    ensure_services()
+    database_url = bench_database_url()
+    recreate_database(database_url)
+    env = production_env(database_url)
+    subprocess.run(
+        [PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/openapi/v1/_health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        print(f"backend: {backend}; {REQUESTS} requests per endpoint, {CONCURRENCY} connections")
-        print(f"{'endpoint':32} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
-        for path in ENDPOINTS:
-            started = time.perf_counter()
-            latencies, errors = asyncio.run(_load(base, path, token))
-            elapsed = time.perf_counter() - started
-            ordered = sorted(latencies)
-            p95 = ordered[int(len(ordered) * 0.95) - 1] * 1000
+    data = run_json(env, "benchmarks.seed")
+    small, large = data["small"], data["large"]
+    token = small["token"]
+    endpoints = {
+        "GET /account": "/openapi/v1/account",
+        "GET /account/sessions": "/openapi/v1/account/sessions",
+        "GET /workspaces": "/openapi/v1/workspaces",
+        "GET /apps?workspace_id=…": f"/openapi/v1/apps?workspace_id={small['workspace_id']}",
+        "GET /apps/{id}/describe": f"/openapi/v1/apps/{small['app_id']}/describe",
+    }
+    results: dict[str, object] = {
+        "machine": {"cores": CORES, "open_files": open_files, "load_avg": os.getloadavg()},
+        "settings": {"reps": REPS, "seconds": SECONDS, "connections": CONNECTIONS},
+    }
+    print(f"{CORES} cores, load {os.getloadavg()[0]:.1f}; wrk {CONNECTIONS} connections, ")
+    print(f"{REPS} runs x {SECONDS} s each (median, min-max); PostgreSQL + Redis, DEBUG off")
+
+    # The ceiling answers the bytes of a real /account.
+    with Server(JSON_SERVER_NAME, "django", env) as server:
+        status, body, content_type = server.get(endpoints["GET /account"], token)
+        assert status == 200, status
+    body_file = Path(tempfile.mkstemp(prefix="ceiling-")[1])
+    body_file.write_bytes(body)
+    ceiling_env = {**env, "CEILING_BODY_FILE": str(body_file), "CEILING_CONTENT_TYPE": content_type}
+
+    # 1. serving models
+    serving: dict[str, dict[str, object]] = {}
+    print("\n1. Serving models: GET /openapi/v1/account beside a raw app on the same server")
+    print(f"{'server':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}")
+    for name in SERVERS:
+        with Server(name, "django", env) as server:
+            app = wrk(server, endpoints["GET /account"], token, Figure(name), wrk_bin)
+        with Server(name, "ceiling", ceiling_env) as server:
+            raw = wrk(server, "/openapi/v1/account", token, Figure(name + " ceiling"), wrk_bin)
+        ratio = app.median / raw.median if raw.median else 0.0
+        serving[name] = {"app": app.as_dict(), "ceiling": raw.as_dict(), "ratio": round(ratio, 3)}
+        p50 = statistics.median(app.p50_ms) if app.p50_ms else 0
+        print(
+            f"{name:28} {app.median:8.0f} {app.spread():>11} {raw.median:8.0f} "
+            f"{ratio:7.1%} {p50:7.1f}"
+        )
+    results["serving"] = serving
+
+    # 2. endpoints on the production JSON layout
+    print(f"\n2. Endpoints on the production JSON server: {JSON_SERVER_NAME}")
+    print(f"{'endpoint':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}")
+    ceiling = float(serving[JSON_SERVER_NAME]["ceiling"]["median"])  # type: ignore[index]
+    table: dict[str, object] = {}
+    with Server(JSON_SERVER_NAME, "django", env) as server:
+        for label, path in endpoints.items():
+            status, _, _ = server.get(path, token)
+            assert status == 200, (label, status)
+            figure = wrk(server, path, token, Figure(label), wrk_bin)
+            ratio = figure.median / ceiling if ceiling else 0.0
+            table[label] = {**figure.as_dict(), "ratio": round(ratio, 3)}
+            p50 = statistics.median(figure.p50_ms) if figure.p50_ms else 0
             print(
-                f"{path:32} {len(latencies) / elapsed:8.0f} "
-                f"{statistics.median(ordered) * 1000:8.1f} {p95:8.1f} {errors:7d}"
+                f"{label:28} {figure.median:8.0f} {figure.spread():>11} {ceiling:8.0f} "
+                f"{ratio:7.1%} {p50:7.1f}"
             )
-        print(f"server RSS after load: {_rss_kib(server.pid) / 1024:.1f} MiB")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    results["endpoints"] = {"server": JSON_SERVER_NAME, "ceiling": ceiling, "rows": table}
+
+    # 3. growth
+    print("\n3. Growth: the same calls at 100 and 10,000 rows")
+    print(f"{'endpoint':28} {'rows':>6} {'req/s':>8} {'spread':>11} {'queries':>8}  seq scans")
+    calls = []
+    for size in (small, large):
+        calls.append(
+            (f"apps {size['rows']}", f"/openapi/v1/apps?workspace_id={size['workspace_id']}")
+        )
+        calls.append((f"sessions {size['rows']}", "/openapi/v1/account/sessions"))
+    tokens = {f"apps {s['rows']}": s["token"] for s in (small, large)}
+    tokens.update({f"sessions {s['rows']}": s["token"] for s in (small, large)})
+    plans = run_json(env, "benchmarks.queries", json.dumps([[k, p, tokens[k]] for k, p in calls]))
+    growth: dict[str, object] = {}
+    with Server(JSON_SERVER_NAME, "django", env) as server:
+        for key, path in calls:
+            figure = wrk(server, path, tokens[key], Figure(key), wrk_bin)
+            plan = plans[key]
+            growth[key] = {**figure.as_dict(), **plan, "path": path.split("?")[0]}
+            scans = ", ".join(plan["seq_scans"]) or "none"
+            label, rows = key.split()
+            print(
+                f"{'GET /' + label:28} {rows:>6} {figure.median:8.0f} {figure.spread():>11} "
+                f"{plan['queries']:8}  {scans}"
+            )
+    results["growth"] = growth
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten: {OUTPUT}")
 
 
 if __name__ == "__main__":

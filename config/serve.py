@@ -1,0 +1,82 @@
+"""`make serve-prod`: the production layout in one command (measured by `make bench`).
+
+Two kinds of process from one codebase: gunicorn WSGI workers answer the JSON API, the pages and
+the admin (under ASGI the same Django view costs about three times more: every sync middleware and
+view hops threads); daphne answers the SSE paths, which need an event loop. A reverse proxy in
+front routes ``/openapi/v1/apps/*/run``, ``/openapi/v1/apps/*:run`` and
+``/openapi/v1/apps/*/tasks/*/events`` to daphne and everything else to gunicorn (README has a
+sample configuration). This script starts both, forwards SIGTERM/SIGINT to them and exits as soon
+as either exits, so a supervisor restarts the pair.
+
+Environment: ``SERVE_HOST`` (127.0.0.1), ``SERVE_WSGI_PORT`` (8000), ``SERVE_ASGI_PORT`` (8001),
+``SERVE_WSGI_WORKERS`` (2 per core), ``SERVE_WSGI_THREADS`` (1: sync workers; more: gthread).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from config.env import env_int, env_str
+
+PY = sys.executable
+JSON_SERVER_NAME = "gunicorn sync = serve-prod"
+
+
+def wsgi_argv(host: str, port: int | str, workers: int, threads: int) -> list[str]:
+    argv = [PY, "-m", "gunicorn", "-b", f"{host}:{port}", "-w", str(workers)]
+    if threads > 1:
+        argv += ["-k", "gthread", "--threads", str(threads)]
+    # No access log here (the proxy keeps one); warnings and errors still go to stderr.
+    return [*argv, "--log-level", "warning", "config.wsgi:application"]
+
+
+def asgi_argv(host: str, port: int) -> list[str]:
+    return [PY, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
+
+
+def default_workers() -> int:
+    return 2 * (os.cpu_count() or 1)
+
+
+def main() -> int:
+    host = env_str("SERVE_HOST", "127.0.0.1")
+    wsgi_port = env_int("SERVE_WSGI_PORT", 8000, minimum=1, maximum=65535)
+    asgi_port = env_int("SERVE_ASGI_PORT", 8001, minimum=1, maximum=65535)
+    workers = env_int("SERVE_WSGI_WORKERS", default_workers(), minimum=1, maximum=64)
+    threads = env_int("SERVE_WSGI_THREADS", 1, minimum=1, maximum=64)
+    children = [
+        subprocess.Popen(wsgi_argv(host, wsgi_port, workers, threads)),  # noqa: S603
+        subprocess.Popen(asgi_argv(host, asgi_port)),  # noqa: S603
+    ]
+    print(
+        f"JSON API, pages, admin: gunicorn on http://{host}:{wsgi_port} ({workers} workers"
+        f"{f' x {threads} threads' if threads > 1 else ''}); SSE paths: daphne on "
+        f"http://{host}:{asgi_port}",
+        flush=True,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return next((c.returncode for c in children if c.returncode), 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
