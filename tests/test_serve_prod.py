@@ -1,0 +1,73 @@
+"""`make serve-prod` (``python -m config.serve``): gunicorn and daphne by one command, one stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str, deadline: float) -> httpx.Response:
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.2)
+
+
+def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
+    wsgi_port, asgi_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "SECRET_KEY": "serve-prod-test",
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "SERVE_WSGI_PORT": str(wsgi_port),
+        "SERVE_ASGI_PORT": str(asgi_port),
+        "SERVE_WSGI_WORKERS": "1",
+        "LOG_LEVEL": "ERROR",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "TESTING"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "config.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        wsgi = _wait_for(f"http://127.0.0.1:{wsgi_port}/openapi/v1/_health", deadline)
+        asgi = _wait_for(f"http://127.0.0.1:{asgi_port}/openapi/v1/_health", deadline)
+        assert wsgi.status_code == asgi.status_code == 200
+        assert wsgi.json() == asgi.json() == {"ok": True}
+        assert "gunicorn" in wsgi.headers.get("server", "")
+        assert "daphne" in asgi.headers.get("server", "").lower()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        for port in (wsgi_port, asgi_port):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/openapi/v1/_health", timeout=2)
+                raise AssertionError(f"port {port} still answers after the stop")
+            except httpx.ConnectError:
+                pass
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
