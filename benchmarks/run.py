@@ -38,7 +38,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.serve import JSON_SERVER_NAME, default_workers, wsgi_argv  # noqa: E402
+from config.serve import DEFAULT_THREADS, JSON_SERVER_NAME, default_workers, wsgi_argv  # noqa: E402
 
 PY = sys.executable
 REPS = int(os.environ.get("BENCH_REPS", "3"))
@@ -70,8 +70,14 @@ SERVERS: dict[str, tuple[str, list[str]]] = {
             "--no-access-log",
         ],
     ),
-    "gunicorn gthread (2x4)": ("wsgi", wsgi_argv("127.0.0.1", "{port}", 2, 4)[:-1]),
-    JSON_SERVER_NAME: ("wsgi", wsgi_argv("127.0.0.1", "{port}", default_workers(), 1)[:-1]),
+    f"gunicorn sync ({2 * CORES} workers)": (
+        "wsgi",
+        wsgi_argv("127.0.0.1", "{port}", 2 * CORES, 1)[:-1],
+    ),
+    JSON_SERVER_NAME: (
+        "wsgi",
+        wsgi_argv("127.0.0.1", "{port}", default_workers(), DEFAULT_THREADS)[:-1],
+    ),
 }
 APPS = {
     ("asgi", "django"): "config.asgi:application",
