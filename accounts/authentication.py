@@ -142,9 +142,12 @@ def resolve_bearer(authorization: str | None) -> Subject:
 
 
 def _live_token_by_digest(digest: str) -> QuerySet[AccessToken]:
-    return AccessToken.objects.select_related("account").filter(
-        token_hash=digest, revoked_at__isnull=True
-    )[:1]
+    # token_hash is unique: no ordering (the model's default would sort the one row).
+    return (
+        AccessToken.objects.select_related("account")
+        .filter(token_hash=digest, revoked_at__isnull=True)
+        .order_by()[:1]
+    )
 
 
 # Runs on every bearer request; compiling it cost more than running it (config/compiled_query.py).

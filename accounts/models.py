@@ -109,6 +109,8 @@ class AccessToken(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "revoked_at"], name="access_token_account_idx"),
+            # /account/sessions pages newest first: read in index order, no sort of every row.
+            models.Index(fields=["account", "-created_at", "id"], name="access_token_sessions_idx"),
             models.Index(fields=["subject_email", "client_id"], name="access_token_subject_idx"),
         ]
 
