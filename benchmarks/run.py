@@ -24,6 +24,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -38,7 +39,13 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.serve import DEFAULT_THREADS, JSON_SERVER_NAME, default_workers, wsgi_argv  # noqa: E402
+from config.serve import (  # noqa: E402
+    DEFAULT_THREADS,
+    JSON_SERVER_NAME,
+    default_workers,
+    wsgi_argv,
+    wsgi_env,
+)
 
 PY = sys.executable
 REPS = int(os.environ.get("BENCH_REPS", "3"))
@@ -78,6 +85,10 @@ SERVERS: dict[str, tuple[str, list[str]]] = {
         "wsgi",
         wsgi_argv("127.0.0.1", "{port}", default_workers(), DEFAULT_THREADS)[:-1],
     ),
+}
+# Environment the serve-prod layout adds (persistent connections in the WSGI workers).
+SERVER_ENV: dict[str, dict[str, str]] = {
+    JSON_SERVER_NAME: {k: v for k, v in wsgi_env().items() if os.environ.get(k) != v},
 }
 APPS = {
     ("asgi", "django"): "config.asgi:application",
@@ -222,6 +233,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         args = [a.replace("{port}", str(self.port)) for a in argv] + [APPS[(kind, app)]]
         self.log = tempfile.TemporaryFile()
+        env = {**env, **SERVER_ENV.get(name, {})}
         self.proc = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
@@ -296,6 +308,8 @@ def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> 
 
 
 def main() -> None:
+    # A stop (SIGTERM) unwinds like an error, so every server started is stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     open_files = raise_open_files()
     wrk_bin = ensure_wrk()
     ensure_services()

@@ -39,6 +39,12 @@ def asgi_argv(host: str, port: int) -> list[str]:
     return [PY, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
 
 
+def wsgi_env() -> dict[str, str]:
+    """WSGI worker threads keep their database connection between requests (a pool checkout
+    and connection set-up per request cost about 5% of a bearer GET); daphne keeps the pool."""
+    return {"DB_PERSISTENT_SECONDS": "300", **os.environ}
+
+
 def default_workers() -> int:
     return os.cpu_count() or 1
 
@@ -55,7 +61,7 @@ def main() -> int:
     workers = env_int("SERVE_WSGI_WORKERS", default_workers(), minimum=1, maximum=64)
     threads = env_int("SERVE_WSGI_THREADS", DEFAULT_THREADS, minimum=1, maximum=64)
     children = [
-        subprocess.Popen(wsgi_argv(host, wsgi_port, workers, threads)),  # noqa: S603
+        subprocess.Popen(wsgi_argv(host, wsgi_port, workers, threads), env=wsgi_env()),  # noqa: S603
         subprocess.Popen(asgi_argv(host, asgi_port)),  # noqa: S603
     ]
     print(

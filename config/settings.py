@@ -111,6 +111,9 @@ TEMPLATES = [
 # --- database ---------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 DB_POOL_MAX = env_int("DB_POOL_MAX", 10, minimum=1, maximum=200)
+# > 0: persistent per-thread connections (CONN_MAX_AGE) instead of the pool. For WSGI worker
+# threads only (serve-prod's gunicorn): under ASGI persistent connections are not reused.
+DB_PERSISTENT_SECONDS = env_int("DB_PERSISTENT_SECONDS", 0, minimum=0, maximum=3600)
 if DATABASE_URL:
     if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or postgresql:// URL")
@@ -118,9 +121,13 @@ if DATABASE_URL:
         _db = dj_database_url.parse(DATABASE_URL)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
-    _db["CONN_MAX_AGE"] = 0
     _db.setdefault("OPTIONS", {})
-    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
+    if DB_PERSISTENT_SECONDS:
+        _db["CONN_MAX_AGE"] = DB_PERSISTENT_SECONDS
+        _db["CONN_HEALTH_CHECKS"] = True
+    else:
+        _db["CONN_MAX_AGE"] = 0
+        _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": 10}
     _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
     DATABASES = {"default": _db}
 else:

@@ -60,7 +60,8 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
         assert "gunicorn" in wsgi.headers.get("server", "")
         assert "daphne" in asgi.headers.get("server", "").lower()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        code = proc.wait(timeout=30)
+        assert code == 0, (code, proc.stdout.read().decode()[-3000:])
         for port in (wsgi_port, asgi_port):
             try:
                 httpx.get(f"http://127.0.0.1:{port}/openapi/v1/_health", timeout=2)
@@ -71,3 +72,28 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _database_settings(**env: str) -> str:
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d.get('CONN_HEALTH_CHECKS', False), 'pool' in d['OPTIONS'])"
+    )
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=full_env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_wsgi_workers_keep_connections_and_asgi_keeps_the_pool():
+    from config.serve import wsgi_env
+
+    url = "postgres://postgres@127.0.0.1:5432/unused"
+    assert _database_settings(DATABASE_URL=url, DB_PERSISTENT_SECONDS="0") == "0 False True"
+    persistent = wsgi_env()["DB_PERSISTENT_SECONDS"]
+    assert int(persistent) > 0
+    expected = f"{persistent} True False"
+    assert _database_settings(DATABASE_URL=url, DB_PERSISTENT_SECONDS=persistent) == expected
