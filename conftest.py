@@ -69,6 +69,24 @@ def make_account(db: None) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def root(make_account: Callable[..., Any]) -> Any:
+    """A superuser for the admin."""
+    from accounts.models import Account
+
+    return Account.objects.create_superuser("root@example.com", TEST_PASSWORD, name="Root")
+
+
+@pytest.fixture
+def root_client(root: Any) -> Any:
+    """A browser session of ``root``, logged in to the admin."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(root)
+    return client
+
+
+@pytest.fixture
 def acme(db: None) -> Any:
     from workspaces.models import Workspace
 

@@ -1,7 +1,17 @@
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.audit import Actor
 from workspaces.models import Invitation, Membership, Workspace
+from workspaces.services import (
+    MEMBERSHIP_EDITABLE,
+    WORKSPACE_EDITABLE,
+    membership_delete,
+    membership_save,
+    workspace_save,
+)
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -19,6 +29,38 @@ class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("name", "id")
     readonly_fields = ("id", "created_at")
     inlines = (MembershipInline,)
+
+    # Every write goes through workspaces.services, one audit record each.
+    def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
+        fields = WORKSPACE_EDITABLE if not change else form.changed_data
+        changes = {name: form.cleaned_data[name] for name in fields if name in WORKSPACE_EDITABLE}
+        workspace_save(obj, changes=changes, actor=Actor.admin(request.user))
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        actor = Actor.admin(request.user)
+        # The admin's history message reads these lists, which formset.save() would have set.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk is not None:
+                membership_delete(deleted.instance, actor=actor)
+                formset.deleted_objects.append(deleted.instance)
+        for inline_form in formset.forms:
+            if inline_form in formset.deleted_forms or not inline_form.has_changed():
+                continue
+            membership = inline_form.instance
+            membership.workspace = form.instance
+            adding = membership._state.adding
+            fields = MEMBERSHIP_EDITABLE if adding else inline_form.changed_data
+            changes = {
+                name: inline_form.cleaned_data[name]
+                for name in fields
+                if name in MEMBERSHIP_EDITABLE
+            }
+            membership_save(membership, changes=changes, actor=actor)
+            if adding:
+                formset.new_objects.append(membership)
+            else:
+                formset.changed_objects.append((membership, inline_form.changed_data))
 
 
 @admin.register(Invitation)

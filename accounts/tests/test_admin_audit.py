@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from django.test import Client
-
 from accounts.audit import Actor
 from accounts.models import AccessToken, Account, AuditEvent
 from accounts.services import (
@@ -20,18 +17,6 @@ from tests.audit_records import last_id, only_new_event, record
 
 ACCOUNTS = "/admin/accounts/account/"
 TOKENS = "/admin/accounts/accesstoken/"
-
-
-@pytest.fixture
-def root(db) -> Account:
-    return Account.objects.create_superuser("root@example.com", "root-password-123", name="Root")
-
-
-@pytest.fixture
-def root_client(root) -> Client:
-    client = Client()
-    client.force_login(root)
-    return client
 
 
 def test_disable_action_writes_the_services_record(root_client, root, alice):

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from accounts.audit import Actor
-from accounts.models import Account
 from apps_runtime import services
 from apps_runtime.models import App, Tag, WorkflowVersion
 from tests.audit_records import last_id, only_new_event, record
@@ -19,18 +17,6 @@ from tests.audit_records import last_id, only_new_event, record
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
 CHANGELIST = "/admin/apps_runtime/app/"
 VERSIONS = "/admin/apps_runtime/workflowversion/"
-
-
-@pytest.fixture
-def root(db) -> Account:
-    return Account.objects.create_superuser("root@example.com", "pw-123456789", name="Root")
-
-
-@pytest.fixture
-def root_client(root) -> Client:
-    client = Client()
-    client.force_login(root)
-    return client
 
 
 def imported(workspace, filename: str = "chat_full.yml") -> App:
