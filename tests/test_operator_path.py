@@ -239,3 +239,78 @@ def test_issued_token_walks_the_readme(prepared, server):
 def test_housekeeping(prepared):
     output = manage(prepared, "housekeeping")
     assert "device grants purged" in output and "access tokens expired" in output
+
+
+def _converse(clone: Path, args: list[str], answers: list[tuple[str, str]]) -> str:
+    """Run ``args`` on a pseudo-terminal (its controlling tty, so getpass reads it too) and type
+    each answer when its prompt appears; return everything it printed."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    master, slave = pty.openpty()
+
+    def controlling_tty() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        args,
+        cwd=clone,
+        env=clean_env(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        preexec_fn=controlling_tty,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = ""
+    pending = list(answers)
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096).decode(errors="replace")
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+                while pending and pending[0][0] in seen.rsplit("\n", 1)[-1]:
+                    os.write(master, (pending.pop(0)[1] + "\n").encode())
+                    seen += "\n"
+            elif process.poll() is not None:
+                break
+        assert process.wait(timeout=30) == 0, seen[-2000:]
+        assert not pending, (pending, seen[-2000:])
+        return seen
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+
+
+def test_interactive_createsuperuser_as_the_readme_shows(prepared):
+    output = _converse(
+        prepared,
+        [PYTHON, "manage.py", "createsuperuser"],
+        [
+            ("Email:", "typed@example.com"),
+            ("Name:", "Typed Admin"),
+            ("Password:", "a-typed-password-1"),
+            ("Password (again):", "a-typed-password-1"),
+        ],
+    )
+    assert "Superuser created successfully." in output
+    check = manage(
+        prepared,
+        "shell",
+        "-c",
+        "from accounts.models import Account; a = Account.objects.get(email='typed@example.com');"
+        " print(a.is_superuser, a.check_password('a-typed-password-1'))",
+    )
+    assert check.strip().splitlines()[-1] == "True True"
