@@ -238,6 +238,8 @@ HTTP_NODE_MAX_READ_TIMEOUT = env_int("HTTP_NODE_MAX_READ_TIMEOUT", 600, minimum=
 HTTP_NODE_MAX_WRITE_TIMEOUT = env_int("HTTP_NODE_MAX_WRITE_TIMEOUT", 600, minimum=1)
 HTTP_NODE_MAX_TEXT_BYTES = env_int("HTTP_NODE_MAX_TEXT_BYTES", 1024 * 1024, minimum=1)
 HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1024, minimum=1)
+# Certificate checking when a node's ssl_verify is null (false only for private test setups).
+HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
