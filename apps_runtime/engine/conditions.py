@@ -12,16 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps_runtime.engine.missing import MISSING
+from apps_runtime.engine.variables import FILE_ATTRIBUTES, MISSING, file_attribute, is_file
 
 Resolve = Callable[[Sequence[str]], Any]
 Render = Callable[[str], str]
 
 ELSE_CASE_ID = "false"
 LEGACY_CASE_ID = "true"
-FILE_ATTRIBUTES = frozenset(
-    {"type", "size", "name", "mime_type", "transfer_method", "url", "extension", "related_id"}
-)
 # Operators that, on an array of files, are answered by the sub-conditions instead of themselves.
 SUB_CONDITION_OPERATORS = frozenset({"contains", "not contains", "all of"})
 
@@ -150,34 +147,42 @@ def evaluate_condition(condition: Mapping[str, Any], resolve: Resolve, render: R
             )
         assert isinstance(sub, Mapping)
         return _evaluate_file_list(
-            actual, sub_conditions, _logical_operator(sub.get("logical_operator"))
+            actual, sub_conditions, _logical_operator(sub.get("logical_operator")), render
         )
 
     expected = condition.get("value")
     if isinstance(expected, str):
         expected = render(expected)
-    if expected is not None and _is_boolean_value(actual):
-        expected = _to_bool_expected(expected)
     if operator in ("is", "is not") and selector[-1] == "extension" and len(selector) == 3:
         actual, expected = _dotted(actual), _dotted(expected)
-    return _OPERATORS[operator](actual, expected)
+    return compare(operator, actual, expected)
+
+
+def compare(operator: str, actual: Any, expected: Any) -> bool:
+    """One comparison of a resolved value with an already rendered ``value``.
+
+    A boolean (or array of booleans) is compared with ``expected`` read as a boolean
+    (``true``/``false``/``1``/``0``, text read as JSON).
+    """
+    check = _OPERATORS.get(operator)
+    if check is None:
+        raise ConditionError(f"Unsupported comparison operator: {operator!r}")
+    if expected is not None and _is_boolean_value(actual):
+        expected = _to_bool_expected(expected)
+    return check(actual, expected)
 
 
 # --- files ----------------------------------------------------------------------------------
 
 
-def _is_file(value: Any) -> bool:
-    return isinstance(value, Mapping) and "transfer_method" in value
-
-
 def _is_file_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(_is_file(item) for item in value)
+    return isinstance(value, list) and bool(value) and all(is_file(item) for item in value)
 
 
 def _file_attribute(file: Any, key: str) -> Any:
-    if isinstance(file, Mapping):
-        return file.get(key)
-    return getattr(file, key, None)
+    if isinstance(file, dict):
+        return file_attribute(file, key)
+    return None
 
 
 def _dotted(value: Any) -> Any:
@@ -187,7 +192,9 @@ def _dotted(value: Any) -> Any:
     return value
 
 
-def _evaluate_file_list(files: Any, sub_conditions: Sequence[Any], logical_operator: str) -> bool:
+def _evaluate_file_list(
+    files: Any, sub_conditions: Sequence[Any], logical_operator: str, render: Render
+) -> bool:
     """Sub-conditions over every file; the outer operator itself is not applied.
 
     An operator whose text contains "not" must hold for every file, any other for at least one.
@@ -207,13 +214,15 @@ def _evaluate_file_list(files: Any, sub_conditions: Sequence[Any], logical_opera
         if not isinstance(operator, str) or operator not in _OPERATORS:
             raise ConditionError(f"Unsupported comparison operator: {operator!r}")
         expected = sub.get("value")
+        if isinstance(expected, str):
+            expected = render(expected)
         values = [_file_attribute(file, key) for file in files]
         if key == "extension":
             if not isinstance(expected, str):
                 raise ConditionError("The value of an extension sub-condition must be text")
             expected = _dotted(expected)
             values = [_dotted(value) for value in values]
-        per_file = [_OPERATORS[operator](value, expected) for value in values]
+        per_file = [compare(operator, value, expected) for value in values]
         results.append(all(per_file) if "not" in operator else any(per_file))
     return _combine(results, logical_operator)
 

@@ -25,7 +25,7 @@ from django.conf import settings
 from urllib3 import encode_multipart_formdata
 
 from apps_runtime.engine import outbound
-from apps_runtime.engine.missing import MISSING
+from apps_runtime.engine.variables import FILE_IDENTITY, MISSING, file_attribute, is_file
 
 Resolve = Callable[[Sequence[str]], Any]
 Render = Callable[[str], str]
@@ -40,6 +40,7 @@ BODY_CONTENT_TYPES = {
     "x-www-form-urlencoded": "application/x-www-form-urlencoded",
     "binary": "application/octet-stream",
 }
+ERROR_STRATEGIES = frozenset({"fail-branch", "default-value"})
 # MIME types that are text even though they are not text/*.
 TEXT_MIME_TYPES = frozenset(
     {
@@ -109,6 +110,13 @@ class HttpRequestSpec:
     form_files: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     # binary: one file value
     binary_file: Mapping[str, Any] | None = None
+    # Headers that carry credentials (from ``authorization``), to mask wherever they are shown.
+    secret_headers: frozenset[str] = frozenset()
+
+    def shown_headers(self) -> dict[str, str]:
+        """The headers with credentials masked, for the node's recorded inputs."""
+        secret = {name.lower() for name in self.secret_headers}
+        return {k: "******" if k.lower() in secret else v for k, v in self.headers.items()}
 
 
 # --- building -------------------------------------------------------------------------------
@@ -126,7 +134,7 @@ def build_request(data: Mapping[str, Any], render: Render, resolve: Resolve) -> 
 
     headers = parse_headers(render(_text(data.get("headers"), "headers")))
     params = parse_params(_text(data.get("params"), "params"), render)
-    _apply_authorization(headers, data.get("authorization"), render)
+    auth_header = _apply_authorization(headers, data.get("authorization"), render)
 
     spec = HttpRequestSpec(
         method=method,
@@ -135,6 +143,7 @@ def build_request(data: Mapping[str, Any], render: Render, resolve: Resolve) -> 
         params=params,
         timeout=_timeouts(data.get("timeout")),
         verify=_verify(data.get("ssl_verify")),
+        secret_headers=frozenset({auth_header} if auth_header else ()),
     )
     _apply_body(spec, data.get("body"), render, resolve)
     return spec
@@ -143,6 +152,9 @@ def build_request(data: Mapping[str, Any], render: Render, resolve: Resolve) -> 
 def _text(value: Any, name: str) -> str:
     if value is None:
         return ""
+    if isinstance(value, Mapping):
+        # Some older definitions store headers/params as a mapping instead of text.
+        return "\n".join(f"{key}:{item}" for key, item in value.items())
     if not isinstance(value, str):
         raise HttpNodeError(f"'{name}' must be text with one 'key:value' per line")
     return value
@@ -188,16 +200,17 @@ def _has_header(headers: Mapping[str, str], name: str) -> bool:
     return any(k.lower() == name.lower() for k in headers)
 
 
-def _apply_authorization(headers: dict[str, str], auth: Any, render: Render) -> None:
+def _apply_authorization(headers: dict[str, str], auth: Any, render: Render) -> str | None:
+    """Adds the credentials header; returns its name (None without authorization)."""
     if not auth:
-        return
+        return None
     if not isinstance(auth, Mapping):
         raise HttpNodeError(
             "'authorization' must be a mapping", error_type="AuthorizationConfigError"
         )
     kind = auth.get("type") or "no-auth"
     if kind == "no-auth":
-        return
+        return None
     if kind != "api-key":
         raise HttpNodeError(
             f"Unsupported authorization type: {kind!r}", error_type="AuthorizationConfigError"
@@ -213,21 +226,23 @@ def _apply_authorization(headers: dict[str, str], auth: Any, render: Render) -> 
     header = render(str(config.get("header") or "")).strip()
     scheme = config.get("type") or "bearer"
     if scheme == "bearer":
-        _set_header(headers, header or "Authorization", f"Bearer {key}")
+        value = f"Bearer {key}"
     elif scheme == "basic":
         # A "user:password" key is encoded; anything else is taken as already encoded.
-        credentials = base64.b64encode(key.encode()).decode() if ":" in key else key
-        _set_header(headers, header or "Authorization", f"Basic {credentials}")
+        value = "Basic " + (base64.b64encode(key.encode()).decode() if ":" in key else key)
     elif scheme == "custom":
         if not header:
             raise HttpNodeError(
                 "Custom authorization needs a header name", error_type="AuthorizationConfigError"
             )
-        _set_header(headers, header, key)
+        value = key
     else:
         raise HttpNodeError(
             f"Unsupported API-key type: {scheme!r}", error_type="AuthorizationConfigError"
         )
+    name = header or "Authorization"
+    _set_header(headers, name, value)
+    return name
 
 
 def _timeouts(raw: Any) -> HttpTimeouts:
@@ -337,11 +352,11 @@ def _files_at(selector: Any, resolve: Resolve) -> list[Mapping[str, Any]]:
         return []
     files = value if isinstance(value, list) else [value]
     for file in files:
-        if not isinstance(file, Mapping) or "transfer_method" not in file:
+        if not is_file(file):
             raise HttpNodeError(
                 f"Variable {list(selector)} is not a file", error_type="FileFetchError"
             )
-    return list(files)
+    return files
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -400,7 +415,7 @@ def is_failure(status_code: int, data: Mapping[str, Any]) -> bool:
         return False
     retry = data.get("retry_config")
     retry_enabled = isinstance(retry, Mapping) and bool(retry.get("retry_enabled"))
-    return bool(data.get("error_strategy")) or retry_enabled
+    return data.get("error_strategy") in ERROR_STRATEGIES or retry_enabled
 
 
 def check_status(outputs: Mapping[str, Any], data: Mapping[str, Any]) -> None:
@@ -428,10 +443,11 @@ def _download(
     file: Mapping[str, Any], timeout: httpx.Timeout, max_bytes: int
 ) -> tuple[str, bytes, str]:
     """``(name, content, mime type)`` of a file value, fetched through the outbound rules."""
-    url = file.get("url") or file.get("remote_url")
+    url = file_attribute(dict(file), "url")
     if file.get("transfer_method") != "remote_url" or not url:
         raise HttpNodeError(
-            f"Cannot read the file {file.get('name') or ''!r}: only files given by URL can be sent",
+            f"Cannot read the file {file_attribute(dict(file), 'name') or ''!r}: "
+            "only files given by URL can be sent",
             error_type="FileFetchError",
         )
     try:
@@ -443,7 +459,7 @@ def _download(
             f"Cannot fetch the file: the server answered {response.status_code}",
             error_type="FileFetchError",
         )
-    name = str(file.get("name") or "") or _url_filename(str(url)) or "file"
+    name = str(file_attribute(dict(file), "name") or "") or _url_filename(str(url)) or "file"
     mime = str(file.get("mime_type") or "") or _mime(response.headers) or _guess_mime(name)
     return name, response.content, mime
 
@@ -524,6 +540,7 @@ def _file_value(response: outbound.OutboundResponse) -> dict[str, Any]:
         extension = mimetypes.guess_extension(mime) or ""
         name = (name or "file") + extension
     return {
+        "dify_model_identity": FILE_IDENTITY,
         "type": _file_type(mime, extension),
         "transfer_method": "remote_url",
         "url": response.url,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from apps_runtime.engine.aggregate import AggregateError, aggregate
-from apps_runtime.engine.missing import MISSING
+from apps_runtime.engine.variables import MISSING
 
 STORED = {
     "llm1.text": "from llm1",
@@ -148,3 +148,29 @@ def test_no_advanced_settings_or_null() -> None:
 def test_malformed_data(data: dict[str, Any], message: str) -> None:
     with pytest.raises(AggregateError, match=message):
         aggregate(data, resolve)
+
+
+def test_with_the_engine_variable_pool() -> None:
+    from apps_runtime.engine.variables import VariablePool
+
+    pool = VariablePool()
+    pool.set("code", "result", None)
+    pool.set("llm", "text", "hi")
+    data = {"variables": [["skipped", "text"], ["code", "result"], ["llm", "text"]]}
+    assert aggregate(data, pool.get) == {"output": None}
+    assert aggregate({"variables": [["skipped", "text"], ["llm", "text"]]}, pool.get) == {
+        "output": "hi"
+    }
+    assert aggregate({"variables": [["skipped", "text"]]}, pool.get) == {}
+
+
+def test_sources_name_the_selector_each_output_came_from() -> None:
+    from apps_runtime.engine.aggregate import aggregate_with_sources
+
+    assert aggregate_with_sources(GROUPED, resolve)[1] == {
+        "Group1": ["llm2", "text"],
+        "nulls": ["code", "result"],
+        "first": ["llm1", "text"],
+    }
+    data = {"variables": [["skipped", "x"], ["code", "zero"]]}
+    assert aggregate_with_sources(data, resolve) == ({"output": 0}, {"output": ["code", "zero"]})

@@ -14,7 +14,7 @@ from apps_runtime.engine.conditions import (
     IfElseResult,
     evaluate_if_else,
 )
-from apps_runtime.engine.missing import MISSING
+from apps_runtime.engine.variables import MISSING
 
 PDF = {
     "type": "document",
@@ -617,14 +617,49 @@ def test_bad_sub_conditions(sub_condition: dict[str, Any], message: str) -> None
         file_check(["s", "docs"], "contains", None, sub_variable_condition=sub_condition)
 
 
-def test_missing_sentinel_is_a_falsy_singleton() -> None:
-    import copy
-    import pickle
+def test_with_the_engine_variable_pool_and_templates() -> None:
+    from apps_runtime.engine.templates import render
+    from apps_runtime.engine.variables import VariablePool
 
-    from apps_runtime.engine.missing import _Missing
+    pool_ = VariablePool(system={"query": "world"})
+    pool_.set_outputs("start", {"text": "hello world", "n": 3, "doc": PDF, "docs": [PDF, PNG]})
+    pool_.set("code", "nothing", None)
+    data = {
+        "cases": [
+            {
+                "case_id": "a",
+                "conditions": [
+                    cond_at(["start", "text"], "end with", "{{#sys.query#}}"),
+                    cond_at(["start", "nope"], "empty"),
+                ],
+            },
+        ]
+    }
+    with pytest.raises(ConditionError, match=re.escape("Variable ['start', 'nope'] not found")):
+        evaluate_if_else(data, pool_.get, lambda text: render(text, pool_))
+    data = {
+        "cases": [
+            {"case_id": "a", "conditions": [cond_at(["start", "text"], "end with", "x")]},
+            {
+                "case_id": "b",
+                "logical_operator": "and",
+                "conditions": [
+                    cond_at(["start", "text"], "end with", "{{#sys.query#}}"),
+                    cond_at(["start", "n"], "≥", "{{#start.n#}}"),
+                    cond_at(["start", "doc", "extension"], "is", "pdf"),
+                    cond_at(["start", "doc", "size"], ">", "1000"),
+                    cond_at(["code", "nothing"], "null"),
+                    {
+                        **cond_at(["start", "docs"], "contains"),
+                        "sub_variable_condition": sub("and", ("extension", "is", "png")),
+                    },
+                ],
+            },
+        ]
+    }
+    result = evaluate_if_else(data, pool_.get, lambda text: render(text, pool_))
+    assert (result.selected_case_id, result.result) == ("b", True)
 
-    assert _Missing() is MISSING
-    assert copy.deepcopy(MISSING) is MISSING
-    assert pickle.loads(pickle.dumps(MISSING)) is MISSING
-    assert not MISSING
-    assert repr(MISSING) == "MISSING"
+
+def cond_at(selector: list[str], operator: str, value: Any = None) -> dict[str, Any]:
+    return {"variable_selector": selector, "comparison_operator": operator, "value": value}

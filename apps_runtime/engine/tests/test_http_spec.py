@@ -24,8 +24,8 @@ from apps_runtime.engine.http_spec import (
     is_failure,
     send,
 )
-from apps_runtime.engine.missing import MISSING
 from apps_runtime.engine.tests.httpserver import LocalServer, Recorded, Reply
+from apps_runtime.engine.variables import MISSING
 
 VALUES: dict[str, Any] = {
     "start.id": "42",
@@ -526,7 +526,7 @@ def test_binary_body_as_received(server: LocalServer) -> None:
 
 
 def test_a_file_that_is_not_remote_cannot_be_sent(server: LocalServer) -> None:
-    local = {"type": "document", "transfer_method": "local_file", "upload_file_id": "u1"}
+    local = {"type": "document", "transfer_method": "local_file", "related_id": "u1"}
     body = {"type": "binary", "data": [{"type": "file", "file": ["start", "doc"]}]}
     with pytest.raises(HttpNodeError, match="only files given by URL") as caught:
         run(
@@ -630,6 +630,7 @@ def test_file_response_value(server: LocalServer) -> None:
     server.route("/pics/cat", Reply(200, b"\x89PNG", {"Content-Type": "image/png"}))
     doc = run({"method": "get", "url": f"{server.base}/dl"})["files"][0]
     assert doc == {
+        "dify_model_identity": "__dify__file__",
         "type": "document",
         "transfer_method": "remote_url",
         "url": f"{server.base}/dl",

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from apps_runtime.engine import run_workflow
-from apps_runtime.engine.nodes.base import NodeFailed
-from apps_runtime.engine.nodes.if_else import compare
+from apps_runtime.engine.conditions import ConditionError, compare
 from apps_runtime.engine.tests.enginehost import RecordingHost, edge, graph, node
 
 TRUE_TABLE: list[tuple[str, Any, Any, bool]] = [
@@ -142,7 +141,7 @@ def test_operator_table(operator: str, actual: Any, expected: Any, result: bool)
     ],
 )
 def test_type_errors_fail_the_node(operator: str, actual: Any, expected: Any) -> None:
-    with pytest.raises(NodeFailed):
+    with pytest.raises(ConditionError):
         compare(operator, actual, expected)
 
 
@@ -289,7 +288,7 @@ def test_values_are_rendered_before_comparison() -> None:
     assert outcome.outputs == {"branch": "true"}
 
 
-def test_missing_variable_fails_the_node_but_exists_checks_do_not() -> None:
+def test_missing_variable_fails_the_node_even_for_exists_checks() -> None:
     data = {
         "cases": [
             {
@@ -312,7 +311,12 @@ def test_missing_variable_fails_the_node_but_exists_checks_do_not() -> None:
             }
         ]
     }
-    assert _run(_branch_graph(data, ["true", "false"]), {"x": "a"})[0].outputs == {"branch": "true"}
+    # dsl.md 4.6 (graphon): a variable that does not exist fails the node whatever the operator;
+    # an input the user left out exists as null, so exists/not exists still answer for it.
+    outcome, host = _run(_branch_graph(data, ["true", "false"]), {"x": "a"})
+    assert outcome.status == "failed"
+    assert "Variable ['nowhere', 'v'] not found" in (outcome.error or "")
+    assert host.finished()["cond"]["error"] == outcome.error
 
 
 PDF = {
