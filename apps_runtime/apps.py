@@ -32,3 +32,10 @@ class AppsRuntimeConfig(AppConfig):
         from apps_runtime.runs.services import runs_fail_stale
 
         register_task("stale runs failed", runs_fail_stale)
+        register_task("expired pending DSL imports dropped", _import_pending_expire)
+
+
+def _import_pending_expire() -> int:
+    from apps_runtime.transfer.imports import import_pending_expire
+
+    return import_pending_expire()

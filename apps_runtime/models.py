@@ -175,3 +175,53 @@ class WorkflowVersion(models.Model):
 
 from apps_runtime.providers.models import ProviderConfig  # noqa: E402, F401
 from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run  # noqa: E402, F401
+
+
+class AppImport(models.Model):
+    """One DSL import over the API (or the command / admin): its outcome, and while ``pending``
+    the YAML waiting for a confirm. The YAML is dropped once the import is decided."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "completed"
+        COMPLETED_WITH_WARNINGS = "completed-with-warnings", "completed with warnings"
+        PENDING = "pending", "pending"
+        FAILED = "failed", "failed"
+
+    class Source(models.TextChoices):
+        YAML_CONTENT = "yaml-content", "yaml-content"
+        YAML_URL = "yaml-url", "yaml-url"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="app_imports")
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="app_imports",
+    )
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.FAILED)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.YAML_CONTENT)
+    yaml_url = models.CharField(max_length=2000, blank=True)
+    yaml_content = models.TextField(blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    app = models.ForeignKey(
+        App, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
+    app_mode = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    imported_dsl_version = models.CharField(max_length=32, blank=True)
+    current_dsl_version = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.id} ({self.status})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

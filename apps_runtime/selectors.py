@@ -16,11 +16,11 @@ from django.db.models import CharField, F, Func, QuerySet
 
 from accounts.models import Account
 from apps_runtime.apps import SQLITE_CASEFOLD
-from apps_runtime.models import App
+from apps_runtime.models import App, AppImport
 from config.api.errors import ApiError
 from config.api.wire import page_rows, parse_uuid
-from workspaces.models import Membership, Workspace
-from workspaces.selectors import is_member
+from workspaces.models import APP_EDITOR_ROLES, Membership, Workspace
+from workspaces.selectors import WORKSPACE_NOT_FOUND, is_member
 
 APP_NOT_FOUND = "app not found"
 WORKSPACE_MEMBERSHIP_REVOKED = "workspace_membership_revoked"
@@ -203,3 +203,40 @@ def app_get_for_member(account: Account, app_ref: str) -> tuple[App, Membership]
     if app is None or membership is None:
         raise ApiError(404, APP_NOT_FOUND)
     return app, membership
+
+
+IMPORT_NOT_FOUND = "import not found"
+IMPORT_FORBIDDEN = "only editors, admins and the owner of the workspace may import apps"
+
+
+def import_workspace_for_editor(account: Account, workspace_id: uuid.UUID) -> Workspace:
+    """The workspace an import goes to: a non-member gets 404, a member below editor 403."""
+    membership = (
+        Membership.objects.filter(account=account, workspace_id=workspace_id)
+        .select_related("workspace")
+        .first()
+    )
+    if membership is None or not account.is_active:
+        raise ApiError(404, WORKSPACE_NOT_FOUND)
+    if membership.role not in APP_EDITOR_ROLES:
+        raise ApiError(403, IMPORT_FORBIDDEN, code="no_permission")
+    if membership.workspace.status != Workspace.Status.NORMAL:
+        raise ApiError(403, "the workspace is archived", code="workspace_archived")
+    return membership.workspace
+
+
+def import_pending_for_account(
+    account: Account, workspace_id: uuid.UUID, import_id: uuid.UUID
+) -> AppImport:
+    """The caller's own live pending import in a workspace they may import to; else 404."""
+    workspace = import_workspace_for_editor(account, workspace_id)
+    record = (
+        AppImport.objects.filter(
+            id=import_id, workspace=workspace, account=account, status=AppImport.Status.PENDING
+        )
+        .select_related("workspace")
+        .first()
+    )
+    if record is None or record.is_expired:
+        raise ApiError(404, IMPORT_NOT_FOUND)
+    return record

@@ -103,6 +103,42 @@ def app_import_parsed(
     return ImportResult(app=app, warnings=list(parsed.warnings))
 
 
+def app_overwrite_parsed(
+    *, app: App, parsed: ParsedDsl, name: str | None = None, actor: Actor
+) -> ImportResult:
+    """Overwrite a workflow / advanced-chat app from a file of the same mode, as Dify's console
+    does: the app's fields and its **draft** change; the published version stays until published.
+    The caller has locked ``app`` and checked the mode."""
+    block = parsed.workflow
+    if block is None or app.mode != parsed.mode:
+        raise DslError(f"app mode mismatch: the app is {app.mode}, the file is {parsed.mode}")
+    app_name = (name if name is not None and name.strip() else parsed.name).strip() or app.name
+    if len(app_name) > 255:
+        raise DslError("the app name is longer than 255 characters")
+    now = timezone.now()
+    with transaction.atomic():
+        app.name = app_name
+        app.description = parsed.description
+        app.icon = parsed.icon
+        app.icon_type = parsed.icon_type
+        app.icon_background = parsed.icon_background
+        app.dsl_extra = parsed.dsl_extra
+        app.updated_at = now
+        app.save()
+        WorkflowVersion.objects.filter(app=app, version=WorkflowVersion.DRAFT).delete()
+        draft = _create_version(app, parsed, version=WorkflowVersion.DRAFT, now=now)
+        audit_record(
+            "app.overwritten",
+            actor=actor,
+            app_id=app.id,
+            workspace_id=app.workspace_id,
+            draft_id=draft.id,
+            dsl_version=parsed.version,
+            warnings=parsed.warnings,
+        )
+    return ImportResult(app=app, warnings=list(parsed.warnings))
+
+
 def publication_stamp(moment: datetime) -> str:
     """The ``version`` of a published workflow: its UTC publication time, as Dify writes it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

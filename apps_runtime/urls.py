@@ -26,6 +26,35 @@ urlpatterns: list[URLPattern] = [
         name="app-dsl",
         get="apps_dsl",
     ),
+    re_path(
+        r"^apps/(?P<app_id>[^/]+)/check-dependencies$",
+        transfer_views.AppCheckDependenciesView.as_view(),
+        name="app-check-dependencies",
+    ),
+    # The later clients' path of the dependency check.
+    alias_path(
+        r"^apps/(?P<app_id>[^/]+)/dependencies:check$",
+        transfer_views.AppCheckDependenciesView,
+        name="app-dependencies-check",
+        get="apps_dependencies_check",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/apps/imports",
+        transfer_views.AppImportView.as_view(),
+        name="app-imports",
+    ),
+    path(
+        "workspaces/<str:workspace_id>/apps/imports/<str:import_id>/confirm",
+        transfer_views.AppImportConfirmView.as_view(),
+        name="app-import-confirm",
+    ),
+    # The later clients' path of confirm.
+    alias_path(
+        r"^workspaces/(?P<workspace_id>[^/]+)/apps/imports/(?P<import_id>[^/:]+):confirm$",
+        transfer_views.AppImportConfirmView,
+        name="app-import-confirm-colon",
+        post="apps_import_confirm_colon",
+    ),
     path(
         "permitted-external-apps",
         views.PermittedExternalAppListView.as_view(),

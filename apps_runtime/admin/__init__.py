@@ -5,8 +5,8 @@ Apps (DSL import and export, service-API switch, access mode), tags, and workflo
 with stop and fail actions). Importing the modules registers them.
 """
 
-from apps_runtime.admin import app_admin, catalog_admin
+from apps_runtime.admin import app_admin, catalog_admin, import_admin
 from apps_runtime.providers import admin as provider_admin
 from apps_runtime.runs import admin as runs_admin
 
-__all__ = ["app_admin", "catalog_admin", "provider_admin", "runs_admin"]
+__all__ = ["app_admin", "catalog_admin", "import_admin", "provider_admin", "runs_admin"]

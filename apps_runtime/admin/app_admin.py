@@ -21,14 +21,14 @@ from accounts.models import Account
 from apps_runtime.admin.display import attachment, dsl_filename, pretty_json, yaml_download
 from apps_runtime.dsl import DslError, app_export_dsl, workflow_unsupported_node_types
 from apps_runtime.dsl.constants import MAX_DSL_BYTES
-from apps_runtime.models import App, AppModelConfig, Tag
+from apps_runtime.models import App, AppImport, AppModelConfig, Tag
 from apps_runtime.services import (
     APP_EDITABLE,
-    app_import_dsl,
     app_set_access_mode,
     app_set_enable_api,
     app_update,
 )
+from apps_runtime.transfer.imports import Importer, ImportOptions, dsl_import
 from workspaces.models import Workspace
 
 
@@ -295,22 +295,32 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             raise PermissionDenied
         form = DslImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            try:
-                result = app_import_dsl(
-                    workspace=form.cleaned_data["workspace"],
-                    yaml_text=form.cleaned_data["file"],
-                    name=form.cleaned_data["name"] or None,
-                    author=request.user if isinstance(request.user, Account) else None,
+            # The same service as the API's import and ``manage.py import_dsl``.
+            record = dsl_import(
+                workspace=form.cleaned_data["workspace"],
+                yaml_text=form.cleaned_data["file"],
+                importer=Importer(
                     actor=Actor.admin(request.user),
+                    account=request.user if isinstance(request.user, Account) else None,
+                ),
+                options=ImportOptions(name=form.cleaned_data["name"] or None),
+            )
+            if record.status == AppImport.Status.FAILED:
+                form.add_error("file", record.error)
+            elif record.status == AppImport.Status.PENDING:
+                form.add_error(
+                    "file",
+                    f"DSL version {record.imported_dsl_version} is newer than the supported "
+                    f"{record.current_dsl_version}; import it with manage.py import_dsl "
+                    "--allow-newer, or over the API (with a confirm)",
                 )
-            except DslError as exc:
-                form.add_error("file", exc.message)
             else:
-                app = result.app
+                app = record.app
+                assert app is not None
                 self.message_user(
                     request, f"Imported {app.name} ({app.mode}) as {app.id}.", messages.SUCCESS
                 )
-                for warning in result.warnings:
+                for warning in record.warnings:
                     self.message_user(request, f"Warning: {warning}", messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:apps_runtime_app_change", args=[app.pk]))
         context = {

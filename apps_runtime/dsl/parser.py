@@ -84,7 +84,8 @@ def dsl_load(text: str | bytes) -> Any:
         raise DslError("the DSL is nested too deeply") from None
 
 
-def dsl_parse(text: str | bytes) -> ParsedDsl:
+def dsl_parse(text: str | bytes, *, allow_newer: bool = False) -> ParsedDsl:
+    """``allow_newer``: a confirmed pending import takes a newer DSL version as is."""
     document = dsl_load(text)
     if document is None:
         raise DslError("the DSL file is empty")
@@ -98,7 +99,7 @@ def dsl_parse(text: str | bytes) -> ParsedDsl:
     if not isinstance(app_block, dict):
         raise DslError("app must be a mapping")
     mode = _mode(app_block.get("mode"))
-    version, warnings = check_version(document.get("version"))
+    version, warnings = check_version(document.get("version"), allow_newer=allow_newer)
 
     kind = document.get("kind")
     if kind is not None and kind != "app":

@@ -25,8 +25,31 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch or 0)
 
 
-def check_version(raw: Any, *, current: str = CURRENT_DSL_VERSION) -> tuple[str, list[str]]:
-    """The file's version (Dify's default when absent) and warnings; DslError when unsupported."""
+def version_outcome(raw: Any, *, current: str = CURRENT_DSL_VERSION) -> tuple[str, str]:
+    """How an import treats the file's ``version`` (dsl.md §1.2), without raising for a version
+    that needs confirmation: ``("pending" | "completed" | "completed-with-warnings", version)``.
+    DslError for a version that is not a string or not a version number."""
+    if raw is None:
+        raw = DEFAULT_DSL_VERSION
+    if not isinstance(raw, str):
+        check_version(raw, current=current)  # raises the type error
+    version = str(raw).strip()
+    imported, supported = parse_version(version), parse_version(current)
+    if imported > supported or imported[0] != supported[0]:
+        return "pending", version
+    if imported[1] < supported[1]:
+        return "completed-with-warnings", version
+    return "completed", version
+
+
+def check_version(
+    raw: Any, *, current: str = CURRENT_DSL_VERSION, allow_newer: bool = False
+) -> tuple[str, list[str]]:
+    """The file's version (Dify's default when absent) and warnings; DslError when unsupported.
+
+    ``allow_newer`` (a confirmed pending import) takes a newer or other-major version as is, with
+    a warning.
+    """
     if raw is None:
         raw = DEFAULT_DSL_VERSION
     if not isinstance(raw, str):
@@ -36,6 +59,10 @@ def check_version(raw: Any, *, current: str = CURRENT_DSL_VERSION) -> tuple[str,
         )
     version = raw.strip()
     imported, supported = parse_version(version), parse_version(current)
+    if allow_newer and (imported > supported or imported[0] != supported[0]):
+        return version, [
+            f"DSL version {version} is not {current}; imported as is after confirmation"
+        ]
     if imported > supported:
         raise DslError(f"unsupported DSL version {version!r}: newer than the supported {current}")
     if imported[0] != supported[0]:

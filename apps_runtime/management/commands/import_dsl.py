@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.audit import Actor
 from apps_runtime.dsl import DslError, dsl_parse
-from apps_runtime.services import app_import_parsed
+from apps_runtime.models import AppImport
+from apps_runtime.transfer.imports import Importer, ImportOptions, dsl_import, dsl_import_confirm
 from workspaces.models import Workspace
 
 
@@ -28,23 +29,32 @@ class Command(BaseCommand):
         parser.add_argument("file", help="the DSL file (YAML); '-' reads standard input")
         parser.add_argument("--workspace", required=True, help="the workspace's id or exact name")
         parser.add_argument("--name", default=None, help="the app's name (default: app.name)")
+        parser.add_argument(
+            "--allow-newer",
+            action="store_true",
+            help="import a file of a newer DSL version as is (the API asks for a confirm)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         source = options["file"]
+        text = _read(source)
         try:
-            parsed = dsl_parse(_read(source))
+            dsl_parse(text, allow_newer=options["allow_newer"])
         except DslError as exc:
             raise CommandError(f"{source}: {exc.message}") from None
         workspace = workspace_lookup(options["workspace"])
-        try:
-            result = app_import_parsed(
-                workspace=workspace,
-                parsed=parsed,
-                name=options["name"],
-                actor=Actor.operator("import_dsl"),
-            )
-        except DslError as exc:
-            raise CommandError(f"{source}: {exc.message}") from None
+        # The same service as the API's import and the admin upload.
+        importer = Importer(actor=Actor.operator("import_dsl"))
+        result = dsl_import(
+            workspace=workspace,
+            yaml_text=text,
+            importer=importer,
+            options=ImportOptions(name=options["name"]),
+        )
+        if result.status == AppImport.Status.PENDING:
+            result = dsl_import_confirm(record=result, importer=importer)
+        if result.status == AppImport.Status.FAILED or result.app is None:
+            raise CommandError(f"{source}: {result.error}")
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(str(result.app.id))
