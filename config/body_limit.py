@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from django.conf import settings
-
 from config.api.errors import envelope
-from config.api.middleware import is_api_path
+from config.api.middleware import is_api_path, request_body_limit
 from config.api.renderers import render_json
 
 Scope = MutableMapping[str, Any]
@@ -22,6 +20,18 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def body_limit(scope: Scope) -> int:
+    return request_body_limit(str(scope.get("method", "")), str(scope.get("path", "")))
+
+
+def declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
 
 
 class BodySizeLimit:
@@ -32,7 +42,12 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = settings.MAX_REQUEST_BODY_BYTES
+        limit = body_limit(scope)
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            # Refused on the header alone: not one byte of the body is read.
+            await _refuse(scope, send)
+            return
         buffered: list[Message] = []
         size = 0
         while True:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "workspaces",
     "oauth_device",
     "apps_runtime",
+    "uploads",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,23 @@ OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int(
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 LAST_USED_WRITE_INTERVAL_SECONDS = 60
+# DSL import over the API: a pending import (newer DSL version) waits this long for its confirm;
+# a yaml-url file may be at most this large.
+DSL_IMPORT_PENDING_SECONDS = env_int("DSL_IMPORT_PENDING_SECONDS", 600, minimum=1)
+DSL_IMPORT_MAX_BYTES = env_int("DSL_IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# File uploads for run inputs (POST /apps/{id}/files): size and type limits, and how long an
+# upload no run used is kept. The upload routes get UPLOAD_MAX_BYTES plus the multipart overhead
+# as their request body limit instead of MAX_REQUEST_BODY_BYTES.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 15 * 1024 * 1024, minimum=1)
+UPLOAD_MULTIPART_OVERHEAD_BYTES = env_int("UPLOAD_MULTIPART_OVERHEAD_BYTES", 16 * 1024, minimum=0)
+UPLOAD_ALLOWED_EXTENSIONS = env_list(
+    "UPLOAD_ALLOWED_EXTENSIONS",
+    # Dify's image, document, audio and video extensions.
+    "jpg jpeg png webp gif svg txt md markdown mdx pdf html htm xlsx xls docx csv eml msg pptx "
+    "ppt xml epub json yaml yml mp3 m4a wav amr mpga mp4 mov mpeg webm".split(),
+)
+UPLOAD_RETENTION_SECONDS = env_int("UPLOAD_RETENTION_SECONDS", 24 * 3600, minimum=1)
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Workspace members: how long an invitation link for a new account stays valid.
 MEMBER_INVITATION_TTL_SECONDS = env_int("MEMBER_INVITATION_TTL_SECONDS", 72 * 3600, minimum=60)
 
@@ -289,6 +307,8 @@ SPECTACULAR_SETTINGS = {
         "AppMode": "apps_runtime.models.AppMode",
         "MemberRole": "workspaces.models.Membership.Role",
         "AssignableRole": "workspaces.models.ASSIGNABLE_ROLES",
+        "MemberStatus": "workspaces.serializers.MEMBER_STATUSES",
+        "AppImportStatus": "apps_runtime.models.AppImport.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

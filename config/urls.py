@@ -23,6 +23,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("workspaces.urls")),
     path("", include("oauth_device.urls")),
     path("", include("apps_runtime.urls")),
+    path("", include("uploads.urls")),
 ]
 
 urlpatterns = [

@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -66,6 +67,10 @@ def public(status: int, **kw: Any) -> Row:
     )
 
 
+MATRIX_DSL = (
+    "app: {name: Matrix import, mode: chat}\nversion: '0.6.0'\n"
+    "model_config: {model: {provider: openai, name: gpt-4o-mini}}\n"
+)
 ACCOUNT_ONLY = 403  # wrong_surface for the external subject on /workspaces* and /apps*
 WRONG_SURFACE = 403  # account subjects on /permitted-external-apps*
 
@@ -122,6 +127,21 @@ MATRIX: dict[str, Row] = {
     "GET /openapi/v1/apps/{app_id}": bearer(200, 200, 404, ACCOUNT_ONLY),
     "GET /openapi/v1/apps/{app_id}/export": bearer(200, 200, 404, ACCOUNT_ONLY),
     "GET /openapi/v1/apps/{app_id}/dsl": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/check-dependencies": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/dependencies:check": bearer(200, 200, 404, ACCOUNT_ONLY),
+    # Editors and above import; {import_id} is a pending import of the owner (only they confirm).
+    "POST /openapi/v1/workspaces/{workspace_id}/apps/imports": bearer(
+        200, 403, 404, ACCOUNT_ONLY, body={"mode": "yaml-content", "yaml_content": MATRIX_DSL}
+    ),
+    "POST /openapi/v1/workspaces/{workspace_id}/apps/imports/{import_id}/confirm": bearer(
+        200, 403, 404, ACCOUNT_ONLY
+    ),
+    "POST /openapi/v1/workspaces/{workspace_id}/apps/imports/{import_id}:confirm": bearer(
+        200, 403, 404, ACCOUNT_ONLY
+    ),
+    # Uploads are multipart: without a file part it is 422 once the app is found (outsider 404).
+    "POST /openapi/v1/apps/{app_id}/files/upload": bearer(422, 422, 404, ACCOUNT_ONLY),
+    "POST /openapi/v1/apps/{app_id}/files": bearer(422, 422, 404, ACCOUNT_ONLY),
     # --- permitted external apps (external subjects) ----------------------------------------
     "GET /openapi/v1/permitted-external-apps": bearer(
         WRONG_SURFACE, WRONG_SURFACE, WRONG_SURFACE, 200
@@ -153,10 +173,12 @@ class World:
 
 @pytest.fixture
 def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
+    from django.utils import timezone
+
     from accounts.models import AccessToken
     from accounts.services import access_token_revoke
     from accounts.tokens import token_digest
-    from apps_runtime.models import App
+    from apps_runtime.models import App, AppImport
     from apps_runtime.tests.factories import make_workflow_app, start_variable
 
     settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 0
@@ -195,12 +217,22 @@ def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
         account=alice,
         workflow_run_id=uuid.uuid4(),
     )
+    pending_import = AppImport.objects.create(
+        workspace=acme,
+        account=alice,
+        status=AppImport.Status.PENDING,
+        yaml_content=MATRIX_DSL.replace("0.6.0", "0.99.0"),
+        imported_dsl_version="0.99.0",
+        current_dsl_version="0.6.0",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     objects = {
         "workspace_id": str(acme.id),
         "app_id": str(app.id),
         "task_id": str(run.workflow_run_id),
         "session_id": str(AccessToken.objects.get(token_hash=token_digest(other_session)).id),
         "member_id": str(bob.id),
+        "import_id": str(pending_import.id),
     }
     yield World(tokens, objects)
     # The run routes start jobs in worker threads: let them end before the database is flushed.
@@ -212,7 +244,7 @@ def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
 # How to fill a path parameter: the owner's object of that kind (see ``World.objects``).
 PARAMS: dict[str, Callable[[World], str]] = {
     name: (lambda w, n=name: w.objects[n])
-    for name in ("workspace_id", "app_id", "session_id", "task_id", "member_id")
+    for name in ("workspace_id", "app_id", "session_id", "task_id", "member_id", "import_id")
 }
 
 

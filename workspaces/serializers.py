@@ -77,6 +77,7 @@ def account_identity(account: Account, memberships: list[Membership]) -> dict[st
 
 
 MEMBER_STATUS = {"active": "active", "pending": "pending", "disabled": "banned"}
+MEMBER_STATUSES = ("active", "pending", "banned")
 
 
 class MemberRowSerializer(serializers.Serializer[Any]):
@@ -84,7 +85,7 @@ class MemberRowSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Membership.Role.choices)
-    status = serializers.ChoiceField(choices=["active", "pending", "banned"])
+    status = serializers.ChoiceField(choices=list(MEMBER_STATUSES))
     avatar = serializers.CharField(allow_null=True)
     current = serializers.BooleanField(help_text="true on the caller's own row")
     created_at = serializers.CharField(allow_null=True, help_text="when they joined")

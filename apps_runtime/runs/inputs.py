@@ -4,8 +4,9 @@ Inputs are validated with ``jsonschema`` against the same ``input_schema`` descr
 (``apps_runtime.describe``); each error names the variable (decisions §9): ``x is required``,
 ``num must be a number``, ``enum_var must be one of: A, B, C``, ``paragraph must be less than 100
 characters``. Unknown inputs are dropped. Files (``file`` / ``file-list`` inputs and the body's
-``files``): ``remote_url`` entries are checked and handed on, ``local_file`` is refused until
-uploads exist.
+``files``): ``remote_url`` entries are checked and handed on; a ``local_file`` entry's
+``upload_file_id`` must name the caller's own upload of this workspace (``uploads``), and becomes a
+file value the nodes read (name, extension, MIME type, size, ``related_id``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from accounts.authentication import Subject
 from apps_runtime.describe import app_input_schema, app_user_input_form
 from apps_runtime.models import CHAT_MODES, App, AppMode
 from config.api.errors import ApiError, validation_error
@@ -84,8 +86,12 @@ def check_mode_rules(mode: str, body: Mapping[str, Any]) -> None:
         raise invalid(MODE_NOT_RUNNABLE)
 
 
-def run_request_from_body(app: App, body: Mapping[str, Any]) -> RunRequest:
-    """Validate a run body for ``app`` (mode rules first); raise 422 naming the field."""
+def run_request_from_body(
+    app: App, body: Mapping[str, Any], *, subject: Subject | None = None
+) -> RunRequest:
+    """Validate a run body for ``app`` (mode rules first); raise 422 naming the field.
+
+    ``subject`` resolves ``local_file`` uploads (without one, they are refused)."""
     check_mode_rules(app.mode, body)
     raw_inputs = body.get("inputs")
     if raw_inputs is None:
@@ -96,11 +102,14 @@ def run_request_from_body(app: App, body: Mapping[str, Any]) -> RunRequest:
     query = body.get("query")
     if query is not None and not isinstance(query, str):
         raise invalid("query must be a string", ["query"])
-    request = RunRequest(inputs=validate_inputs(app, raw_inputs), query=(query or "").strip())
+    context = _FileContext(app, subject)
+    request = RunRequest(
+        inputs=validate_inputs(app, raw_inputs, context=context), query=(query or "").strip()
+    )
     if app.mode == AppMode.WORKFLOW:
         request.query = ""
 
-    request.files = validate_body_files(body.get("files"))
+    request.files = validate_body_files(body.get("files"), context=context)
     if app.mode in CHAT_MODES:
         request.conversation_id = _conversation_id(body.get("conversation_id"))
     auto_name = body.get("auto_generate_name", True)
@@ -219,7 +228,9 @@ def _schema_message(error: SchemaError, schema: Mapping[str, Any]) -> tuple[str,
     return f"{label} is invalid: {error.message}", path
 
 
-def validate_inputs(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
+def validate_inputs(
+    app: App, inputs: Mapping[str, Any], *, context: _FileContext | None = None
+) -> dict[str, Any]:
     """The app's inputs from a run body, validated; unknown keys dropped."""
     rows = _form_rows(app)
     values = _normalise(rows, inputs)
@@ -242,14 +253,15 @@ def validate_inputs(app: App, inputs: Mapping[str, Any]) -> dict[str, Any]:
         if name not in values:
             continue
         if kind == "file":
-            values[name] = validate_file(name, values[name], body)
+            values[name] = validate_file(name, values[name], body, context=context)
         elif kind == "file-list":
             items = values[name]
             limit = body.get("max_length")
             if isinstance(limit, int) and not isinstance(limit, bool) and len(items) > limit > 0:
                 raise invalid(f"{name} must have at most {limit} files", ["inputs", name])
             values[name] = [
-                validate_file(f"{name}[{i}]", item, body) for i, item in enumerate(items)
+                validate_file(f"{name}[{i}]", item, body, context=context)
+                for i, item in enumerate(items)
             ]
     return values
 
@@ -268,18 +280,29 @@ def _engine_rules(app: App, values: dict[str, Any]) -> None:
 # -- files -------------------------------------------------------------------------------------
 
 
-def validate_body_files(files: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _FileContext:
+    """Whose uploads a ``local_file`` may name: the caller's, in the app's workspace."""
+
+    app: App
+    subject: Subject | None
+
+
+def validate_body_files(files: Any, *, context: _FileContext | None = None) -> list[dict[str, Any]]:
     if files is None:
         return []
     if not isinstance(files, list):
         raise invalid("files must be a list", ["files"])
     if len(files) > MAX_BODY_FILES:
         raise invalid(f"files must have at most {MAX_BODY_FILES} entries", ["files"])
-    return [validate_file(f"files[{i}]", item, {}) for i, item in enumerate(files)]
+    return [validate_file(f"files[{i}]", item, {}, context=context) for i, item in enumerate(files)]
 
 
-def validate_file(name: str, value: Any, row: Mapping[str, Any]) -> dict[str, Any]:
-    """One file value: ``{type, transfer_method, url}``; ``local_file`` needs uploads (422)."""
+def validate_file(
+    name: str, value: Any, row: Mapping[str, Any], *, context: _FileContext | None = None
+) -> dict[str, Any]:
+    """One file value: ``{type, transfer_method, url}`` for a remote file; a ``local_file`` is
+    resolved to the caller's upload (422 naming the input when it is not theirs or unknown)."""
     if not isinstance(value, dict):
         raise invalid(f"{name} must be a file object", [name])
     method = value.get("transfer_method")
@@ -288,24 +311,50 @@ def validate_file(name: str, value: Any, row: Mapping[str, Any]) -> dict[str, An
     allowed_methods = row.get("allowed_file_upload_methods")
     if isinstance(allowed_methods, list) and allowed_methods and method not in allowed_methods:
         raise invalid(f"{name}: transfer_method {method} is not allowed for this input")
-    if method == "local_file":
-        raise invalid(
-            f"{name}: local_file uploads are not supported by this server yet; "
-            "pass a remote_url file instead",
-            [name],
-        )
     kind = value.get("type", "custom")
     if kind not in FILE_TYPES:
         raise invalid(f"{name}.type must be one of: {', '.join(FILE_TYPES)}", [name])
     allowed_types = row.get("allowed_file_types")
     if isinstance(allowed_types, list) and allowed_types and kind not in allowed_types:
         raise invalid(f"{name}: file type {kind} is not allowed for this input", [name])
+    if method == "local_file":
+        return _local_file(name, value, kind, context)
     url = value.get("url")
     if not isinstance(url, str) or not url.strip():
         raise invalid(f"{name}.url is required for a remote_url file", [name])
     url = url.strip()
     check_remote_url(name, url)
     return {"type": kind, "transfer_method": method, "url": url}
+
+
+def _local_file(
+    name: str, value: Mapping[str, Any], kind: str, context: _FileContext | None
+) -> dict[str, Any]:
+    from uploads.selectors import upload_file_for_run
+
+    upload_id = value.get("upload_file_id")
+    if not isinstance(upload_id, str) or not upload_id.strip():
+        raise invalid(f"{name}.upload_file_id is required for a local_file file", [name])
+    upload = (
+        upload_file_for_run(context.subject, context.app, upload_id.strip())
+        if context is not None and context.subject is not None
+        else None
+    )
+    if upload is None:
+        raise invalid(f"{name}: upload file not found", [name])
+    return {
+        "dify_model_identity": "__dify__file__",
+        "type": kind,
+        "transfer_method": "local_file",
+        "upload_file_id": str(upload.id),
+        "related_id": str(upload.id),
+        "name": upload.name,
+        "filename": upload.name,
+        "extension": f".{upload.extension}" if upload.extension else "",
+        "mime_type": upload.mime_type,
+        "size": upload.size,
+        "url": None,
+    }
 
 
 def check_remote_url(name: str, url: str) -> None:

@@ -145,7 +145,7 @@ def plan_for_started_run(run: Run, token_key: str) -> Any:
 
 def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
     check_runnable(app)
-    request = run_request_from_body(app, parse_body(raw))
+    request = run_request_from_body(app, parse_body(raw), subject=subject)
     workflow: WorkflowVersion | None = None
     if app.mode in wire.WORKFLOW_FAMILY:
         workflow = _workflow_for_run(app, request.workflow_id)

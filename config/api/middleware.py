@@ -8,6 +8,7 @@ oversize bodies (413), Django's own HTML error pages (404, 500, CSRF), and excep
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -24,6 +25,18 @@ def is_api_path(path: str) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
+# The file-upload routes (uploads/urls.py) take a file, not a JSON body: they get their own limit.
+UPLOAD_PATH = re.compile(r"^/openapi/v1/apps/[^/]+/files(?:/upload)?$")
+
+
+def request_body_limit(method: str, path: str) -> int:
+    """The request body limit of a route: ``MAX_REQUEST_BODY_BYTES``, or for the upload routes
+    ``UPLOAD_MAX_BYTES`` plus the multipart overhead. The ASGI guard and this middleware agree."""
+    if method.upper() == "POST" and UPLOAD_PATH.match(path):
+        return int(settings.UPLOAD_MAX_BYTES + settings.UPLOAD_MULTIPART_OVERHEAD_BYTES)
+    return int(settings.MAX_REQUEST_BODY_BYTES)
+
+
 class OpenAPIBoundaryMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -35,7 +48,7 @@ class OpenAPIBoundaryMiddleware:
             return response
         length = request.META.get("CONTENT_LENGTH") or "0"
         try:
-            too_big = int(length) > settings.MAX_REQUEST_BODY_BYTES
+            too_big = int(length) > request_body_limit(request.method or "", request.path)
         except ValueError:
             too_big = False
         if too_big:
