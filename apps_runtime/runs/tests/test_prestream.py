@@ -263,3 +263,25 @@ def test_the_sse_endpoints_are_in_the_schema_as_event_streams(client):
         operation = schema["paths"][path][method]
         assert "text/event-stream" in operation["responses"]["200"]["content"]
         assert {"401", "403", "404", "429"} <= set(operation["responses"])
+
+
+def test_workflow_id_names_a_published_version_of_this_app(echo_form, alice_token, acme):
+    from apps_runtime.models import WorkflowVersion
+
+    draft = WorkflowVersion.objects.create(app=echo_form, version=WorkflowVersion.DRAFT)
+    other = make_workflow_app(acme).published_workflow
+    cases = [
+        ("not-a-uuid", 400),
+        (str(draft.id), 400),
+        (str(other.id), 404),
+        ("7d9f0c1e-2222-4333-8444-955556666777", 404),
+    ]
+    for workflow_id, status in cases:
+        response = sse_call(
+            "POST",
+            run_path(echo_form),
+            token=alice_token,
+            body={"inputs": {"x": "a"}, "workflow_id": workflow_id},
+        )
+        assert_error(response, status)
+    assert not Run.objects.exists()
