@@ -2,6 +2,12 @@
 
 Every number is a setting. A limit that trips raises :class:`config.api.errors.RateLimited`; JSON
 views answer it with the 429 envelope and ``Retry-After``, the page with a friendly 429 page.
+
+Wrong user codes are guessed secrets, so their limits count increment-first (a parallel burst
+cannot slip past a check made before any of its requests was counted) and fail closed while the
+cache is down (:class:`config.api.ratelimit.LimiterUnavailable`, a 503). Anonymous lookups are
+counted per IP; a signed-in account's code entries and decisions are counted per account only, so
+an anonymous client sharing the IP cannot use up an account's budget.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ from django.conf import settings
 
 from accounts.models import Account
 from config.api import ratelimit
-from config.api.errors import RateLimited
 from oauth_device.errors import GrantUnknown
 
 T = TypeVar("T")
@@ -42,41 +47,34 @@ def decision_hit(account: Account) -> None:
     )
 
 
-def _wrong_code_windows(account: Account | None, ip: str) -> list[tuple[str, str, int, int]]:
-    windows = [("device-wrong-ip", ip, settings.DEVICE_WRONG_CODES_PER_IP_PER_HOUR, HOUR)]
-    if account is not None:
-        windows.append(
-            (
-                "device-wrong-account",
-                str(account.pk),
-                settings.DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN,
-                FIFTEEN_MINUTES,
-            )
-        )
-    return windows
-
-
-def wrong_code_guard(account: Account | None, ip: str) -> None:
-    """Refuse any code while this account or IP has used up its wrong-code allowance."""
-    waits = [
-        ratelimit.retry_after(scope, key, limit=limit, window=window)
-        for scope, key, limit, window in _wrong_code_windows(account, ip)
-    ]
-    worst = max((wait for wait in waits if wait is not None), default=None)
-    if worst is not None:
-        raise RateLimited(worst, hint="too many wrong codes")
-
-
-def wrong_code_record(account: Account | None, ip: str) -> None:
-    for scope, key, limit, window in _wrong_code_windows(account, ip):
-        ratelimit.hit(scope, key, limit=limit, window=window)
+def _wrong_code_window(account: Account | None, ip: str) -> tuple[str, str, int, int]:
+    if account is None:
+        return ("device-wrong-anon-ip", ip, settings.DEVICE_WRONG_CODES_PER_IP_PER_HOUR, HOUR)
+    return (
+        "device-wrong-account",
+        str(account.pk),
+        settings.DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN,
+        FIFTEEN_MINUTES,
+    )
 
 
 def code_attempt(account: Account | None, ip: str, attempt: Callable[[], T]) -> T:
-    """Run ``attempt`` under the wrong-code limits: refused while locked out, counted if unknown."""
-    wrong_code_guard(account, ip)
+    """Run ``attempt`` under the wrong-code limit of this account (or, anonymous, of this IP).
+
+    The attempt is counted before it runs and refused once the count passes the limit; an
+    attempt that finds its code (or fails for another reason than an unknown code) gives its
+    count back, so only wrong codes use up the budget.
+    """
+    scope, key, limit, window = _wrong_code_window(account, ip)
+    ratelimit.enforce(
+        scope, key, limit=limit, window=window, hint="too many wrong codes", fail_open=False
+    )
     try:
-        return attempt()
+        result = attempt()
     except GrantUnknown:
-        wrong_code_record(account, ip)
         raise
+    except BaseException:
+        ratelimit.refund(scope, key, window=window)
+        raise
+    ratelimit.refund(scope, key, window=window)
+    return result

@@ -21,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from accounts.models import Account
 from config.api.client_ip import client_ip
 from config.api.errors import RateLimited
+from config.api.ratelimit import LimiterUnavailable
+from config.limit_pages import limiter_unavailable_page
 from oauth_device import limits, services
 from oauth_device.codes import normalize_user_code
 from oauth_device.errors import GrantAlreadyResolved, GrantUnknown
@@ -90,6 +92,8 @@ class DeviceEntryPage(LoginRequiredMixin, View):
             )
         except (RateLimited, GrantUnknown, GrantAlreadyResolved) as exc:
             return outcome_page(request, exc)
+        except LimiterUnavailable as exc:
+            return limiter_unavailable_page(request, exc)
         now = timezone.now()
         return render(
             request,
@@ -119,4 +123,6 @@ class DeviceDecisionPage(LoginRequiredMixin, View):
             )
         except (RateLimited, GrantUnknown, GrantAlreadyResolved) as exc:
             return outcome_page(request, exc)
+        except LimiterUnavailable as exc:
+            return limiter_unavailable_page(request, exc)
         return result_page(request, "approved" if self.approve else "denied", grant=grant)

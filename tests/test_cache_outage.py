@@ -5,6 +5,7 @@ from django.test import override_settings
 
 from config.api import ratelimit
 from config.api.errors import ApiError
+from conftest import assert_envelope
 
 DEAD_REDIS = {
     "default": {
@@ -29,8 +30,10 @@ def test_fail_closed_limiter_answers_503(db):
     assert caught.value.status == 503
 
 
-def test_device_flow_keeps_working_without_the_cache(client, alice):
-    with override_settings(CACHES=DEAD_REDIS):
+def test_device_flow_fails_closed_on_secret_guards_without_the_cache(client, alice, caplog):
+    """Starting a login is a throughput limit (fails open); checking a user code guards a secret
+    (fails closed: 503 with Retry-After, logged once per interval, not once per request)."""
+    with override_settings(CACHES=DEAD_REDIS, RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS=7):
         code = client.post(
             "/openapi/v1/oauth/device/code",
             {"client_id": "difyctl", "device_label": "outage"},
@@ -38,8 +41,22 @@ def test_device_flow_keeps_working_without_the_cache(client, alice):
         )
         assert code.status_code == 200
         user_code = code.json()["user_code"]
-        lookup = client.get("/openapi/v1/oauth/device/lookup", {"user_code": user_code})
-        assert lookup.status_code == 200 and lookup.json()["valid"] is True
+        ratelimit._outage_logged.clear()
+        with caplog.at_level("WARNING", logger="difyapi.ratelimit"):
+            for _ in range(3):
+                lookup = client.get("/openapi/v1/oauth/device/lookup", {"user_code": user_code})
+                assert_envelope(lookup, 503, code="service_unavailable")
+                assert lookup["Retry-After"] == "7"
+        outage_lines = [r for r in caplog.records if "device-wrong-anon-ip" in r.getMessage()]
+        assert len(outage_lines) == 1
         client.force_login(alice)
-        page = client.get("/device", {"user_code": user_code})
-        assert page.status_code == 200
+        assert client.get("/device", {"user_code": user_code}).status_code == 200  # pre-fill only
+        page = client.post("/device", {"user_code": user_code})
+        assert page.status_code == 503 and page["Retry-After"] == "7"
+        assert b"Temporarily unavailable" in page.content
+        approve = client.post(
+            "/openapi/v1/oauth/device/approve",
+            {"user_code": user_code},
+            content_type="application/json",
+        )
+        assert_envelope(approve, 503)

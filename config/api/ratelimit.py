@@ -4,20 +4,56 @@ Every limiter is named by a scope (``token``, ``device-code-ip`` …) and a key;
 ``settings.RATE_LIMIT_KEY_PREFIX`` so tests isolate their counters without flushing a shared Redis.
 Callers use :func:`enforce` (raises :class:`~config.api.errors.RateLimited`); :func:`hit` only
 counts. A limit keyed by caller takes ``Subject.key`` (``accounts.authentication``).
+
+Counting is increment-first: the event is counted atomically in the shared cache and the decision
+is taken on the count that increment returned, so parallel requests in any number of processes can
+never all pass a check made before any of them was counted. A caller that only wants to count
+failures reserves first and gives the reservation back (:func:`refund`) when the attempt succeeds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from config.api.errors import ApiError, RateLimited
 
 logger = logging.getLogger("difyapi.ratelimit")
+
+
+class LimiterUnavailable(ApiError):
+    """A limiter that guards a secret cannot count: refuse (503 + ``Retry-After``), never guess."""
+
+    def __init__(self, scope: str) -> None:
+        self.retry_after = settings.RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS
+        super().__init__(
+            503,
+            "rate limiter unavailable, try again later",
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        self.scope = scope
+
+
+_outage_logged: dict[str, float] = {}
+_outage_lock = threading.Lock()
+
+
+def _log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
+    """One warning per scope per ``RATE_LIMIT_OUTAGE_LOG_SECONDS``, not one per request."""
+    now = time.monotonic()
+    with _outage_lock:
+        last = _outage_logged.get(scope)
+        if last is not None and now - last < settings.RATE_LIMIT_OUTAGE_LOG_SECONDS:
+            return
+        _outage_logged[scope] = now
+    outcome = "allowing requests" if fail_open else "refusing requests with 503"
+    logger.warning("rate limiter %s unavailable, %s: %s", scope, outcome, exc)
 
 
 def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
@@ -25,62 +61,86 @@ def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
     return f"{settings.RATE_LIMIT_KEY_PREFIX}:{scope}:{window}:{bucket}:{digest}"
 
 
+def _wait(bucket: int, window: int, now: float) -> int:
+    return max(1, int((bucket + 1) * window - now + 0.999))
+
+
+def _now() -> float:
+    # The one injectable clock (decisions §11); Redis TTLs only clean up.
+    return timezone.now().timestamp()
+
+
 def hit(scope: str, key: str, *, limit: int, window: int, fail_open: bool = True) -> int | None:
     """Count one event; return the seconds to wait when the limit is exceeded, else ``None``.
 
-    ``limit`` 0 disables the limiter. When the cache is unreachable the limiter lets the request
-    through (``fail_open``, logged) or answers 503, so no request hangs or fails with a 500.
+    ``limit`` 0 disables the limiter. When the cache is unreachable a throughput limiter lets the
+    request through (``fail_open``); a limiter guarding a secret raises
+    :class:`LimiterUnavailable`. Either way the outage is logged once per interval.
     """
+    return hit_count(scope, key, limit=limit, window=window, fail_open=fail_open)[1]
+
+
+def hit_count(
+    scope: str, key: str, *, limit: int, window: int, fail_open: bool = True
+) -> tuple[int, int | None]:
+    """:func:`hit`, also returning the count in this window after this event (0: not counted)."""
     if limit <= 0:
-        return None
-    now = time.time()
+        return 0, None
+    now = _now()
     bucket = int(now // window)
     cache_key = _cache_key(scope, key, window, bucket)
     try:
         added = cache.add(cache_key, 1, timeout=window + 1)
         count = 1 if added else _incr(cache_key, window)
     except Exception as exc:  # the cache backend's connection errors have no common base
+        _log_outage(scope, exc, fail_open=fail_open)
         if fail_open:
-            logger.warning("rate limiter %s unavailable, allowing request: %s", scope, exc)
-            return None
-        raise ApiError(503, "rate limiter unavailable, try again later") from exc
+            return 0, None
+        raise LimiterUnavailable(scope) from exc
     if count > limit:
-        return max(1, int((bucket + 1) * window - now + 0.999))
-    return None
+        return count, _wait(bucket, window, now)
+    return count, None
 
 
-def enforce(scope: str, key: str, *, limit: int, window: int, hint: str | None = None) -> None:
+def enforce(
+    scope: str,
+    key: str,
+    *,
+    limit: int,
+    window: int,
+    hint: str | None = None,
+    fail_open: bool = True,
+) -> None:
     """Count one event and raise the 429 (:class:`RateLimited`) when ``limit`` is exceeded."""
-    wait = hit(scope, key, limit=limit, window=window)
+    wait = hit(scope, key, limit=limit, window=window, fail_open=fail_open)
     if wait is not None:
         raise RateLimited(wait, hint=hint)
 
 
+def refund(scope: str, key: str, *, window: int) -> None:
+    """Give back one event counted by :func:`hit` in the current window (the attempt succeeded)."""
+    bucket = int(_now() // window)
+    try:
+        cache.decr(_cache_key(scope, key, window, bucket))
+    except Exception as exc:
+        logger.debug("rate limiter %s refund skipped: %s", scope, exc)
+
+
 def peek(scope: str, key: str, *, window: int) -> int:
     """The current count for ``key`` without counting an event."""
-    bucket = int(time.time() // window)
+    bucket = int(_now() // window)
     try:
         value = cache.get(_cache_key(scope, key, window, bucket))
     except Exception as exc:  # unreachable cache: count nothing, as hit() fails open
-        logger.warning("rate limiter %s unavailable: %s", scope, exc)
+        _log_outage(scope, exc, fail_open=True)
         return 0
     return int(value or 0)
-
-
-def retry_after(scope: str, key: str, *, limit: int, window: int) -> int | None:
-    """Seconds to wait if ``key`` is already over ``limit`` (without counting), else ``None``."""
-    if limit <= 0:
-        return None
-    now = time.time()
-    if peek(scope, key, window=window) >= limit:
-        bucket = int(now // window)
-        return max(1, int((bucket + 1) * window - now + 0.999))
-    return None
 
 
 def _incr(cache_key: str, window: int) -> int:
     try:
         return int(cache.incr(cache_key))
     except ValueError:  # expired between add() and incr()
-        cache.add(cache_key, 1, timeout=window + 1)
-        return 1
+        if cache.add(cache_key, 1, timeout=window + 1):
+            return 1
+        return int(cache.incr(cache_key))

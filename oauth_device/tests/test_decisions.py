@@ -5,7 +5,7 @@ from django.test import Client
 
 from conftest import assert_envelope
 from oauth_device.models import DeviceGrant
-from oauth_device.tests.helpers import APPROVE_URL, DENY_URL, Browser, start
+from oauth_device.tests.helpers import APPROVE_URL, DENY_URL, LOOKUP_URL, Browser, start
 
 
 @pytest.mark.parametrize(("url", "status"), [(APPROVE_URL, "approved"), (DENY_URL, "denied")])
@@ -155,16 +155,27 @@ def test_wrong_codes_lock_the_account_out(client, alice, bob, settings):
     assert Browser(bob).approve(code, REMOTE_ADDR="198.51.100.2").status_code == 200
 
 
-def test_wrong_codes_lock_the_ip_out(client, alice, bob, charlie, settings):
-    settings.DEVICE_WRONG_CODES_PER_IP_PER_HOUR = 4
+def test_anonymous_wrong_lookups_do_not_lock_out_signed_in_accounts(client, alice, bob, settings):
+    """Anonymous guesses use up the IP's budget; a signed-in account keeps its own (issue 8 §8)."""
+    settings.DEVICE_WRONG_CODES_PER_IP_PER_HOUR = 2
     code = start(client)["user_code"]
-    for account in (alice, bob):
-        for wrong in ("ABCD-EFGH", "BCDE-FGHJ"):
-            assert Browser(account).deny(wrong).status_code == 404
-    response = Browser(charlie).approve(code)
-    assert_envelope(response, 429, code="too_many_requests")
-    assert 1 <= int(response["Retry-After"]) <= 3600
-    assert Browser(charlie).approve(code, REMOTE_ADDR="198.51.100.3").status_code == 200
+    for _ in range(2):
+        assert lookup_json(client, "ABCD-EFGH")["valid"] is False
+    locked = client.get(LOOKUP_URL, {"user_code": code})
+    assert_envelope(locked, 429, code="too_many_requests")
+    # Same IP, signed in: approvals still go through, and the account's budget is its own.
+    for wrong in ("BCDE-FGHJ", "CDEF-GHJK"):
+        assert Browser(bob).deny(wrong).status_code == 404
+    assert Browser(alice).approve(code).status_code == 200
+
+
+def test_a_correct_code_does_not_use_up_the_budget(client, alice, settings):
+    settings.DEVICE_WRONG_CODES_PER_ACCOUNT_PER_15_MIN = 1
+    browser = Browser(alice)
+    for _ in range(3):  # right codes never count
+        assert browser.approve(start(client)["user_code"]).status_code == 200
+    assert browser.approve("ABCD-EFGH").status_code == 404
+    assert browser.approve(start(client)["user_code"]).status_code == 429
 
 
 def test_a_claimed_code_counts_as_a_wrong_code_for_others(client, alice, bob, settings):
@@ -175,3 +186,9 @@ def test_a_claimed_code_counts_as_a_wrong_code_for_others(client, alice, bob, se
     for _ in range(2):
         assert intruder.approve(code).status_code == 404
     assert intruder.approve(start(client)["user_code"]).status_code == 429
+
+
+def lookup_json(client: Client, code: str) -> dict:
+    response = client.get(LOOKUP_URL, {"user_code": code})
+    assert response.status_code == 200, response.content
+    return response.json()

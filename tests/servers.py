@@ -1,0 +1,113 @@
+"""Real daphne server processes on the test database, for tests across processes and sockets.
+
+A test that uses them runs with ``django_db(transaction=True)`` so what it writes is committed and
+visible to the servers; the servers share the test's rate-limit key prefix, so their counters stay
+isolated from every other test on the shared Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+_LISTENING = re.compile(r"Listening on TCP address 127\.0\.0\.1:(\d+)")
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], port: int, log: list[str]) -> None:
+        self.process = process
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log
+
+
+def _server_env(overrides: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    if connection.vendor == "postgresql":
+        params = connection.settings_dict
+        env["DATABASE_URL"] = (
+            f"postgres://{params['USER']}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+            f"/{params['NAME']}"
+        )
+    env.update(
+        {
+            "TESTING": "1",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "RATE_LIMIT_KEY_PREFIX": settings.RATE_LIMIT_KEY_PREFIX,
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def _drain(stream: IO[str], log: list[str], port_found: threading.Event, box: list[int]) -> None:
+    for line in stream:
+        log.append(line)
+        match = _LISTENING.search(line)
+        if match and not port_found.is_set():
+            box.append(int(match.group(1)))
+            port_found.set()
+
+
+def _start(env: dict[str, str]) -> Server:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log: list[str] = []
+    found = threading.Event()
+    box: list[int] = []
+    assert process.stdout is not None
+    threading.Thread(target=_drain, args=(process.stdout, log, found, box), daemon=True).start()
+    if not found.wait(timeout=30):
+        process.kill()
+        raise RuntimeError("daphne did not start:\n" + "".join(log))
+    server = Server(process, box[0], log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(server.base + "/openapi/v1/_health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("daphne never answered _health:\n" + "".join(log))
+
+
+@contextmanager
+def servers(count: int = 1, **overrides: str) -> Iterator[list[Server]]:
+    """``count`` daphne processes on the test database and cache, stopped afterwards."""
+    env = _server_env(overrides)
+    started: list[Server] = []
+    try:
+        for _ in range(count):
+            started.append(_start(env))
+        yield started
+    finally:
+        for server in started:
+            server.process.terminate()
+        for server in started:
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
