@@ -166,6 +166,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tests set a fresh prefix per test so counters never leak between tests or CI runs.
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", "rl")
+# Limits guarding secrets (user codes, passwords) refuse with 503 + this Retry-After while the
+# cache is unreachable; every limiter logs an outage at most once per interval.
+RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS = env_int(
+    "RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS", 30, minimum=1
+)
+RATE_LIMIT_OUTAGE_LOG_SECONDS = env_int("RATE_LIMIT_OUTAGE_LOG_SECONDS", 60, minimum=1)
 
 CHANNEL_LAYERS: dict[str, dict[str, str]] = {}
 
@@ -179,6 +185,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Password guessing on /accounts/login/ and /admin/login/: failed attempts per account name and
+# per client IP within one window; past either, a 429 page until the window ends.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -193,6 +204,11 @@ OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int(
 )
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+# App DSL imports (command, admin, API): the file, and what its YAML aliases expand to, in bytes.
+MAX_DSL_BYTES = env_int("MAX_DSL_BYTES", 10 * 1024 * 1024, minimum=1024)
+MAX_DSL_EXPANDED_BYTES = env_int("MAX_DSL_EXPANDED_BYTES", 20 * 1024 * 1024, minimum=1024)
+# Deeper JSON bodies are a 400 (Python's decoder would otherwise recurse into a 500).
+MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 100, minimum=2, maximum=500)
 LAST_USED_WRITE_INTERVAL_SECONDS = 60
 # DSL import over the API: a pending import (newer DSL version) waits this long for its confirm;
 # a yaml-url file may be at most this large.
@@ -289,7 +305,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.ApiJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.negotiation.LenientContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

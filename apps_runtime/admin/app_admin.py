@@ -7,6 +7,7 @@ import zipfile
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -20,7 +21,6 @@ from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.admin.display import attachment, dsl_filename, pretty_json, yaml_download
 from apps_runtime.dsl import DslError, app_export_dsl, workflow_unsupported_node_types
-from apps_runtime.dsl.constants import MAX_DSL_BYTES
 from apps_runtime.models import App, AppImport, AppModelConfig, Tag
 from apps_runtime.services import (
     APP_EDITABLE,
@@ -47,8 +47,8 @@ class DslImportForm(forms.Form):
 
     def clean_file(self) -> bytes:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_DSL_BYTES:
-            raise ValidationError(f"The file is larger than {MAX_DSL_BYTES} bytes.")
+        if upload.size > settings.MAX_DSL_BYTES:
+            raise ValidationError(f"The file is larger than {settings.MAX_DSL_BYTES} bytes.")
         return bytes(upload.read())
 
 

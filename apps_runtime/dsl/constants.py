@@ -29,9 +29,9 @@ TERMINAL_NODE_TYPE: dict[str, str] = {AppMode.WORKFLOW: "end", AppMode.ADVANCED_
 # Node wrappers (``node.type``) that are canvas decoration, not part of the graph.
 NOTE_WRAPPER_TYPES = frozenset({"custom-note"})
 
-# Import limits: a file larger than Dify's URL-import cap, or a document that expands (through YAML
-# aliases) into more values than any real app has, is refused.
-MAX_DSL_BYTES = 10 * 1024 * 1024
+# Import limit: a document that expands (through YAML aliases) into more values than any real app
+# has is refused. The byte limits (file and expansion) are settings: MAX_DSL_BYTES and
+# MAX_DSL_EXPANDED_BYTES.
 MAX_DSL_VALUES = 1_000_000
 
 # Keys of the ``app`` block that are App fields; the others are kept in ``App.dsl_extra["app"]``.

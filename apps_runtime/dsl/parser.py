@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.conf import settings
 
 from apps_runtime.dsl.constants import (
     APP_MODEL_KEYS,
@@ -22,7 +23,6 @@ from apps_runtime.dsl.constants import (
     DEFAULT_ICON_TYPE,
     ICON_TYPES,
     IMPORTABLE_MODES,
-    MAX_DSL_BYTES,
     WORKFLOW_MODEL_KEYS,
 )
 from apps_runtime.dsl.errors import DslError
@@ -57,19 +57,56 @@ class ParsedDsl:
     unsupported_node_types: list[str] = field(default_factory=list)
 
 
+class _DslLoader(yaml.SafeLoader):
+    """``SafeLoader`` whose scalar constructors cannot crash the import.
+
+    PyYAML builds timestamps, integers and binaries with Python's constructors, which raise
+    plain ``ValueError``/``OverflowError`` (a month 13, a UTC offset of 99 hours, an integer past
+    Python's digit limit): those become a ``DslError`` that names the line.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (DslError, yaml.YAMLError, RecursionError):
+            raise
+        except (ValueError, OverflowError, TypeError, ArithmeticError) as exc:
+            mark = node.start_mark
+            raise DslError(
+                f"invalid value {_snippet(node)} (line {mark.line + 1}, column {mark.column + 1}):"
+                f" {_reason(exc)}"
+            ) from None
+
+
+def _snippet(node: yaml.Node) -> str:
+    value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def dsl_load(text: str | bytes) -> Any:
-    """The YAML document as plain JSON values; DslError for unreadable or oversized input."""
+    """The YAML document as plain JSON values; DslError for unreadable or oversized input.
+
+    The size is bounded twice: the file (``MAX_DSL_BYTES``) and what it expands to through YAML
+    aliases (``MAX_DSL_EXPANDED_BYTES``, measured while the document is turned into JSON values).
+    """
+    max_bytes = settings.MAX_DSL_BYTES
     if isinstance(text, bytes):
-        if len(text) > MAX_DSL_BYTES:
-            raise DslError(f"the DSL file is larger than {MAX_DSL_BYTES} bytes")
+        if len(text) > max_bytes:
+            raise DslError(f"the DSL file is larger than {max_bytes} bytes (MAX_DSL_BYTES)")
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DslError("the DSL file is not UTF-8 text") from None
-    elif len(text.encode("utf-8")) > MAX_DSL_BYTES:
-        raise DslError(f"the DSL file is larger than {MAX_DSL_BYTES} bytes")
+    elif len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise DslError(f"the DSL file is larger than {max_bytes} bytes (MAX_DSL_BYTES)")
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_DslLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -78,6 +115,9 @@ def dsl_load(text: str | bytes) -> Any:
         raise DslError(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise DslError("invalid YAML: the document is nested too deeply") from None
+    except (ValueError, OverflowError, TypeError, ArithmeticError) as exc:
+        # Raised outside a node's constructor (the reader, the scanner): still a DslError.
+        raise DslError(f"invalid YAML: {_reason(exc)}") from None
     try:
         return to_json(document)
     except RecursionError:
