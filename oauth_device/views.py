@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from config.api.client_ip import client_ip
 from config.api.errors import ApiError, serializer_error
+from config.api.parsers import BoundedJSONParser
 from config.api.schema import ErrorResponseSerializer, error_responses
 from oauth_device import limits, selectors, services
 from oauth_device.errors import (
@@ -95,7 +96,7 @@ class AnonymousDeviceView(APIView):
     authentication_classes: ClassVar[list[type]] = []  # type: ignore[misc]
     permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]
     # RFC 8628 clients send forms; difyctl sends JSON.
-    parser_classes: ClassVar[list[type]] = [JSONParser, FormParser]  # type: ignore[misc]
+    parser_classes: ClassVar[list[type]] = [BoundedJSONParser, FormParser]  # type: ignore[misc]
 
 
 class DeviceCodeView(AnonymousDeviceView):

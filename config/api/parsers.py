@@ -1,0 +1,79 @@
+"""The one JSON parser of the API: bounded in depth and time, never a 500.
+
+The body is already capped in bytes (``MAX_REQUEST_BODY_BYTES``), so decoding it is linear and
+short. What stays is nesting: Python's decoder recurses once per level and raises
+``RecursionError`` near a thousand levels, which DRF does not catch. Here a body nested past
+``MAX_JSON_DEPTH`` levels — by a little or by a lot — is the 400 envelope, like any malformed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.conf import settings
+from rest_framework.parsers import JSONParser
+from rest_framework.settings import api_settings
+
+from config.api.errors import ApiError
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        f"the JSON body is nested deeper than {settings.MAX_JSON_DEPTH} levels",
+        code="bad_request",
+    )
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def json_loads_bounded(text: str | bytes) -> Any:
+    """``json.loads`` with the API's rules: strict constants, bounded depth; ``ApiError`` 400."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ApiError(400, f"Invalid JSON payload: {exc}", code="bad_request") from None
+    if json_depth_exceeds(value, settings.MAX_JSON_DEPTH):
+        raise _too_deep()
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(
+        self,
+        stream: IO[bytes] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read() if stream is not None else b""
+        try:
+            text = raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise ApiError(400, "the JSON body is not valid text", code="bad_request") from None
+        if not api_settings.STRICT_JSON:
+            return json.loads(text)
+        return json_loads_bounded(text)
