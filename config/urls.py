@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.login_throttle import login_throttled
 from config import pages
 from config.api import views as api_views
 
@@ -34,10 +35,12 @@ urlpatterns = [
     re_path(r"^openapi/v1(?:/.*)?$", api_views.api_not_found),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The admin's own login, throttled like ours (it approves nothing, but it is a password form).
+    path("admin/login/", login_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
     path("", include("oauth_device.page_urls")),
     path("", include("workspaces.page_urls")),

@@ -1,0 +1,89 @@
+"""Password guessing on the login forms (``/accounts/login/``, ``/admin/login/``) is throttled.
+
+Every POST is counted before the password is checked, per submitted account name and per client
+IP (increment-first, so parallel guesses in several processes cannot pass together). Past either
+limit the form is not even looked at: a 429 page says how long to wait, so a correct password
+during the lockout does not get in. A successful login gives its count back, so only failures use
+up the budget. The counters guard a secret: while the cache is down the form answers 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+
+from accounts.audit import audit_record
+from config.api import ratelimit
+from config.api.client_ip import client_ip
+from config.limit_pages import limiter_unavailable_page
+
+View = Callable[..., HttpResponseBase]
+
+
+def _windows(username: str, ip: str) -> list[tuple[str, str, int]]:
+    return [
+        ("login-account", username, settings.LOGIN_FAILURES_PER_ACCOUNT),
+        ("login-ip", ip, settings.LOGIN_FAILURES_PER_IP),
+    ]
+
+
+def login_throttled(view: View) -> View:
+    """Wrap a login view so its POSTs go through the per-account and per-IP limits."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        username = str(request.POST.get("username", "")).strip().lower()[:254]
+        ip = client_ip(request)
+        window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+        counted: list[tuple[str, str]] = []
+        waits: list[int] = []
+        tripped = False
+        try:
+            for scope, key, limit in _windows(username, ip):
+                count, wait = ratelimit.hit_count(
+                    scope, key, limit=limit, window=window, fail_open=False
+                )
+                counted.append((scope, key))
+                if wait is not None:
+                    waits.append(wait)
+                    tripped = tripped or count == limit + 1
+        except ratelimit.LimiterUnavailable as exc:
+            return limiter_unavailable_page(request, exc)
+        if waits:
+            if tripped:  # one record per lockout, not one per refused guess
+                audit_record(
+                    "login_locked_out",
+                    actor_type="anonymous",
+                    actor_email=username,
+                    ip=ip,
+                    path=request.path,
+                    retry_after=max(waits),
+                )
+            return locked_page(request, max(waits))
+        response = view(request, *args, **kwargs)
+        user = getattr(request, "user", None)
+        if response.status_code in (301, 302, 303) and user is not None and user.is_authenticated:
+            for scope, key in counted:
+                ratelimit.refund(scope, key, window=window)
+        return response
+
+    return wrapped
+
+
+def locked_page(request: HttpRequest, retry_after: int) -> HttpResponse:
+    minutes = max(1, (retry_after + 59) // 60)
+    response = render(
+        request,
+        "registration/login_locked.html",
+        {"retry_after": retry_after, "minutes": minutes},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
