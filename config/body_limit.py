@@ -1,15 +1,26 @@
-"""ASGI guard: a request body over ``MAX_REQUEST_BODY_BYTES`` is refused with 413 before the app
-sees it — also when it arrives chunked, without a ``Content-Length`` (Django's ASGI handler would
-otherwise spool any size to disk).
+"""Request bodies over their limit are refused with 413 before they are read.
 
-Bodies within the limit are buffered (at most the limit, 1 MiB by default) and replayed to the app;
-a complete chunked body gets the ``Content-Length`` that Django and DRF need to read it at all.
+The limit is ``MAX_REQUEST_BODY_BYTES`` (1 MiB), except the admin's DSL import, which accepts what
+its form promises (``ADMIN_DSL_UPLOAD_MAX_BYTES``: ``MAX_DSL_BYTES`` plus the multipart framing).
+A declared ``Content-Length`` over the limit is refused without reading a byte; a chunked body is
+refused as soon as it passes the limit; the connection is closed either way. The API answers the
+JSON envelope, the admin its own page, anything else plain text.
+
+Two layers enforce it. :class:`BodySizeLimit` is ASGI middleware for any ASGI server that streams
+the body to the application (uvicorn, hypercorn). Daphne (``make run`` and production) reads the
+whole body before it calls the application, so ``config.daphne_body_limit`` applies the same rule
+inside daphne's HTTP protocol. Servers that can do neither need the proxy's body limit (README).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 
 from config.api.errors import envelope
 from config.api.middleware import is_api_path, request_body_limit
@@ -22,16 +33,70 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def body_limit(scope: Scope) -> int:
-    return request_body_limit(str(scope.get("method", "")), str(scope.get("path", "")))
+@lru_cache(maxsize=1)
+def _admin_import_path() -> str:
+    try:
+        return reverse("admin:apps_runtime_app_import_dsl")
+    except NoReverseMatch:  # the admin is not mounted
+        return "\0"
 
 
-def declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
+def body_limit_for(path: str, method: str = "POST") -> int:
+    """The admin's DSL upload gets the DSL limit; other routes their own (``request_body_limit``)."""
+    if path == _admin_import_path():
+        return int(settings.ADMIN_DSL_UPLOAD_MAX_BYTES)
+    return request_body_limit(method, path)
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
         if name.lower() == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
+            try:
+                return int(value)
+            except ValueError:
+                return None
     return None
+
+
+def refusal(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of the 413 for ``path`` (the connection is closed after it)."""
+    if is_api_path(path):
+        body = render_json(envelope(413, "request body too large"))
+        content_type = b"application/json"
+    elif path.startswith("/admin/"):
+        body = _admin_page(path).encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        body, content_type = b"Request body too large.\n", b"text/plain; charset=utf-8"
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    return headers, body
+
+
+def _admin_page(path: str) -> str:
+    from django.contrib import admin
+
+    limit = body_limit_for(path)
+    return render_to_string(
+        "admin/request_too_large.html",
+        {
+            "title": "Request too large",
+            "site_header": admin.site.site_header,
+            "site_title": admin.site.site_title,
+            "has_permission": False,
+            "limit": limit,
+            "limit_human": _mib(limit),
+            "dsl_limit_human": _mib(settings.MAX_DSL_BYTES),
+        },
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size // 1024} KiB"
 
 
 class BodySizeLimit:
@@ -42,11 +107,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(scope)
-        declared = declared_length(scope)
+        path = scope.get("path", "")
+        limit = body_limit_for(path, str(scope.get("method", "")))
+        declared = declared_length(list(scope.get("headers", [])))
         if declared is not None and declared > limit:
-            # Refused on the header alone: not one byte of the body is read.
-            await _refuse(scope, send)
+            await _refuse(path, send)  # nothing of the body has been read
             return
         buffered: list[Message] = []
         size = 0
@@ -57,7 +122,7 @@ class BodySizeLimit:
                 break  # a disconnect: let the app see it
             size += len(message.get("body", b""))
             if size > limit:
-                await _refuse(scope, send)
+                await _refuse(path, send)
                 return
             if not message.get("more_body", False):
                 scope = _with_content_length(scope, size)
@@ -78,21 +143,7 @@ def _with_content_length(scope: Scope, size: int) -> Scope:
     return {**scope, "headers": headers}
 
 
-async def _refuse(scope: Scope, send: Send) -> None:
-    if is_api_path(scope.get("path", "")):
-        body = render_json(envelope(413, "request body too large"))
-        content_type = b"application/json"
-    else:
-        body, content_type = b"Request body too large.\n", b"text/plain; charset=utf-8"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+async def _refuse(path: str, send: Send) -> None:
+    headers, body = refusal(path)
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

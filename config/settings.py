@@ -207,6 +207,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # App DSL imports (command, admin, API): the file, and what its YAML aliases expand to, in bytes.
 MAX_DSL_BYTES = env_int("MAX_DSL_BYTES", 10 * 1024 * 1024, minimum=1024)
 MAX_DSL_EXPANDED_BYTES = env_int("MAX_DSL_EXPANDED_BYTES", 20 * 1024 * 1024, minimum=1024)
+# The admin's DSL upload accepts a whole DSL file plus its multipart framing.
+ADMIN_DSL_UPLOAD_MAX_BYTES = env_int(
+    "ADMIN_DSL_UPLOAD_MAX_BYTES", MAX_DSL_BYTES + 64 * 1024, minimum=MAX_DSL_BYTES
+)
 # Deeper JSON bodies are a 400 (Python's decoder would otherwise recurse into a 500).
 MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 100, minimum=2, maximum=500)
 LAST_USED_WRITE_INTERVAL_SECONDS = 60

@@ -76,3 +76,59 @@ def test_oversize_page_post_is_413_plain_text(settings):
     settings.MAX_REQUEST_BODY_BYTES = 1024
     status, headers, _ = _call("/accounts/login/", [b"x" * 2048])
     assert status == 413 and headers["content-type"].startswith("text/plain")
+
+
+def _declared(path: str, length: int, *, content_type: bytes = b"application/json"):
+    """Call the ASGI app with a declared length and a client that would fail if it were read."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", content_type),
+            (b"content-length", str(length).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict] = []
+
+    async def receive():
+        raise AssertionError("the body was read")
+
+    async def send(message):
+        sent.append(message)
+
+    async_to_sync(application)(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], headers, body
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/openapi/v1/oauth/device/code", "application/json"),
+        ("/accounts/login/", "text/plain"),
+        ("/admin/apps_runtime/app/import-dsl/", "text/html"),
+        ("/admin/login/", "text/html"),
+    ],
+)
+def test_a_declared_oversize_body_is_refused_unread(settings, path, content_type):
+    settings.MAX_REQUEST_BODY_BYTES = 4096
+    settings.ADMIN_DSL_UPLOAD_MAX_BYTES = 8192
+    status, headers, body = _declared(path, 50 * 1024 * 1024)
+    assert status == 413
+    assert headers["content-type"].startswith(content_type)
+    assert headers["connection"] == "close"
+    if content_type == "text/html":
+        assert b"Request too large" in body and b"the most this page accepts" in body
