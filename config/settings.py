@@ -122,6 +122,9 @@ if DATABASE_URL:
         _db = dj_database_url.parse(DATABASE_URL)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    # Django's backend, checking each pooled connection as it is handed out: one whose server
+    # process was killed (pg_terminate_backend, a restart) is replaced, not a failed request.
+    _db["ENGINE"] = "config.postgres"
     _db.setdefault("OPTIONS", {})
     if DB_PERSISTENT_SECONDS:
         _db["CONN_MAX_AGE"] = DB_PERSISTENT_SECONDS

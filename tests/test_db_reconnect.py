@@ -47,3 +47,24 @@ def test_requests_after_killed_connections_all_succeed(alice, token_for):
             assert _terminate_server_connections() >= 1
             assert not race(6, burst)
             assert Counter(statuses) == {200: 18}, Counter(statuses)
+        # One client alone meets every dead connection in turn: still no error, no long wait.
+        statuses.clear()
+        assert _terminate_server_connections() >= 1
+        burst(0)
+        assert Counter(statuses) == {200: 3}, Counter(statuses)
+
+
+def test_this_process_recovers_too(alice, token_for, api):
+    """The test process's own pool (several idle connections, all killed) serves the next one."""
+    from tests.concurrency import race as in_threads
+
+    def touch(index: int) -> None:
+        from accounts.models import Account
+
+        Account.objects.count()
+
+    assert not in_threads(6, touch)
+    assert _terminate_server_connections() >= 1
+    token = token_for(alice)
+    assert api(token).get("/openapi/v1/account").status_code == 200
+    assert not in_threads(6, touch)

@@ -1,0 +1,1 @@
+"""PostgreSQL backend: Django's, with pooled connections checked before use (see ``base``)."""
