@@ -67,7 +67,7 @@ class AccountAdmin(UserAdmin):  # type: ignore[type-arg]
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
-    @admin.action(description="Disable selected accounts (their tokens stop working)")
+    @admin.action(description="Disable selected accounts (their tokens are revoked for good)")
     def disable_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             account_set_status(account, Account.Status.DISABLED, actor=Actor.admin(request.user))

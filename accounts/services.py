@@ -135,8 +135,12 @@ def _revoke(
 
 
 def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
-    """Disable or enable an account; a disabled account's tokens stop working on the next request.
-    True when it changed."""
+    """Disable or enable an account. True when it changed.
+
+    Disabling also revokes every live token of the account, for good: their digests are gone, so
+    enabling the account again brings none back and each device signs in anew. Each revocation
+    is audited (reason ``account_disabled``).
+    """
     if status not in Account.Status.values:
         raise ValueError(f"unknown account status {status!r}")
     with transaction.atomic():
@@ -149,6 +153,13 @@ def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
                 Account.Status.PENDING: "made_pending",
             }[Account.Status(status)]
             audit_record(f"account.{event}", actor=actor, account=account)
+        if status != Account.Status.ACTIVE:
+            now = timezone.now()
+            live = AccessToken.objects.select_for_update().filter(
+                account=account, revoked_at__isnull=True
+            )
+            for token in live:
+                _revoke(token, now=now, action="revoked", actor=actor, reason="account_disabled")
     return bool(changed)
 
 

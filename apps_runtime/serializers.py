@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps_runtime import describe
@@ -61,9 +62,20 @@ class PermittedExternalAppsListQuerySerializer(_PageQuerySerializer):
     """Strict: ``workspace_id``, ``tag`` and anything else are 422."""
 
 
+# The ``fields`` values the server accepts: members of DESCRIBE_FIELDS separated by commas, any
+# spaces and empty members ignored (what validate_fields does), declared so in the schema.
+_MEMBER = "(?:" + "|".join(DESCRIBE_FIELDS) + ")"
+FIELDS_PATTERN = rf"^[\s,]*(?:{_MEMBER}\s*(?:,[\s,]*|$))*$"
+
+
+@extend_schema_field({"type": "string", "pattern": FIELDS_PATTERN})
+class DescribeFieldsField(serializers.CharField):
+    pass
+
+
 class _FieldsQuerySerializer(serializers.Serializer[Any]):
     # DRF moves declared fields off the class, so this does not shadow ``Serializer.fields``.
-    fields = serializers.CharField(  # type: ignore[assignment]
+    fields = DescribeFieldsField(  # type: ignore[assignment]
         required=False,
         allow_blank=True,
         help_text="comma-separated subset of info, parameters, input_schema (default: all)",

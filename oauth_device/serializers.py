@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.services import MintedToken
@@ -14,11 +17,51 @@ from workspaces.serializers import AccountIdentitySerializer, account_identity
 CLIENT_ID_MAX = 64
 DEVICE_LABEL_MAX = 255
 USER_CODE_MAX = 64  # generous: people paste codes with spaces around them
+# What DRF's CharField accepts: some non-space character once trimmed, and no NUL.
+NON_BLANK_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": USER_CODE_MAX, "pattern": NON_BLANK_TEXT}
+)
+class UserCodeField(serializers.CharField):
+    """A typed user code: any text up to ``USER_CODE_MAX``; unknown codes are answered, not 400."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", USER_CODE_MAX)
+        kwargs.setdefault("help_text", "the code shown by the CLI; case, spaces and dash optional")
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": DEVICE_LABEL_MAX, "pattern": NON_BLANK_TEXT}
+)
+class DeviceLabelField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", DEVICE_LABEL_MAX)
+        super().__init__(**kwargs)
+
+
+class KnownClientIdField(serializers.CharField):
+    """A client id; ids outside ``OPENAPI_KNOWN_CLIENT_IDS`` get the RFC ``unsupported_client``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", CLIENT_ID_MAX)
+        super().__init__(**kwargs)
+
+
+class KnownClientIdSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """The schema names the allow-list the server enforces (read when the schema is built)."""
+
+    target_class = KnownClientIdField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "enum": list(settings.OPENAPI_KNOWN_CLIENT_IDS)}
 
 
 class DeviceCodeSerializer(serializers.Serializer[Any]):
-    client_id = serializers.CharField(max_length=CLIENT_ID_MAX)
-    device_label = serializers.CharField(max_length=DEVICE_LABEL_MAX)
+    client_id = KnownClientIdField()
+    device_label = DeviceLabelField()
 
 
 class DeviceCodeResponseSerializer(serializers.Serializer[Any]):
@@ -62,7 +105,7 @@ class DeviceErrorResponseSerializer(serializers.Serializer[Any]):
 
 
 class DeviceLookupQuerySerializer(serializers.Serializer[Any]):
-    user_code = serializers.CharField(max_length=USER_CODE_MAX)
+    user_code = UserCodeField()
 
 
 class DeviceLookupResponseSerializer(serializers.Serializer[Any]):
@@ -72,7 +115,7 @@ class DeviceLookupResponseSerializer(serializers.Serializer[Any]):
 
 
 class DeviceMutateSerializer(serializers.Serializer[Any]):
-    user_code = serializers.CharField(max_length=USER_CODE_MAX)
+    user_code = UserCodeField()
 
 
 class DeviceMutateResponseSerializer(serializers.Serializer[Any]):

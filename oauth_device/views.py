@@ -13,7 +13,6 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
@@ -156,14 +155,7 @@ class DeviceLookupView(AnonymousDeviceView):
     @extend_schema(
         operation_id="oauth_device_lookup",
         summary="Is this user code a pending login?",
-        parameters=[
-            OpenApiParameter(
-                "user_code",
-                str,
-                required=True,
-                description="the code shown by the CLI; case, spaces and dash optional",
-            ),
-        ],
+        parameters=[DeviceLookupQuerySerializer],
         responses={200: DeviceLookupResponseSerializer, **error_responses(400, 429)},
     )
     def get(self, request: Request) -> Response:

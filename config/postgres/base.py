@@ -23,7 +23,7 @@ logger = logging.getLogger("difyapi.db")
 class DatabaseWrapper(base.DatabaseWrapper):  # type: ignore[misc]
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
-        pool = self.pool
+        pool = getattr(self, "pool", None)  # django-stubs do not know the pool yet
         if pool is None:
             return connection
         try:
