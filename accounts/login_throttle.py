@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
-from accounts.audit import audit_record
+from accounts.audit import Actor, audit_record
 from config.api import ratelimit
 from config.api.client_ip import client_ip
 from config.limit_pages import limiter_unavailable_page
@@ -59,9 +59,8 @@ def login_throttled(view: View) -> View:
         if waits:
             if tripped:  # one record per lockout, not one per refused guess
                 audit_record(
-                    "login_locked_out",
-                    actor_type="anonymous",
-                    actor_email=username,
+                    "login.locked_out",
+                    actor=Actor("anonymous", username),
                     ip=ip,
                     path=request.path,
                     retry_after=max(waits),

@@ -101,3 +101,18 @@ def test_the_parser_bounds_depth_not_width(settings):
     assert json_loads_bounded(nested(DEPTH_LIMIT, shape="lists")) == json.loads(
         nested(DEPTH_LIMIT, shape="lists")
     )
+
+
+@pytest.mark.parametrize("depth", [DEPTH_LIMIT + 1, 5000])
+def test_the_run_endpoint_refuses_deep_nesting(acme, alice, token_for, depth):
+    """The run consumer parses its own body (not DRF): same bound, same 400 envelope."""
+    from apps_runtime.runs.models import Run
+    from apps_runtime.runs.tests.helpers import assert_error, run_path, sse_call
+    from apps_runtime.tests.factories import make_workflow_app, start_variable
+
+    app = make_workflow_app(acme, variables=[start_variable("x")])
+    raw = ('{"inputs": {"x": ' + nested(depth, shape="lists") + "}}").encode()
+    response = sse_call("POST", run_path(app), token=token_for(alice), raw=raw)
+    assert_error(response, 400)
+    assert f"nested deeper than {DEPTH_LIMIT} levels" in response.json()["message"]
+    assert not Run.objects.exists()

@@ -34,10 +34,10 @@ def test_disable_revokes_tokens_and_enable_does_not_bring_them_back(
     _action(staff_client, "disable_accounts", alice)
     for token in tokens:
         assert api(token).get("/openapi/v1/account").status_code == 401
-    revoked = AuditEvent.objects.filter(action="token_revoked", account=alice)
+    revoked = AuditEvent.objects.filter(action="access_token.revoked", account=alice)
     assert revoked.count() == 2
     assert {event.details["reason"] for event in revoked} == {"account_disabled"}
-    assert AuditEvent.objects.filter(action="account_disabled", account=alice).exists()
+    assert AuditEvent.objects.filter(action="account.disabled", account=alice).exists()
 
     _action(staff_client, "enable_accounts", alice)
     for token in tokens:
@@ -63,4 +63,4 @@ def test_disabling_in_the_change_form_revokes_too(staff_client, api, alice, toke
     alice.refresh_from_db()
     assert alice.status == "disabled"
     assert api(token).get("/openapi/v1/account").status_code == 401
-    assert AuditEvent.objects.filter(action="token_revoked", account=alice).count() == 1
+    assert AuditEvent.objects.filter(action="access_token.revoked", account=alice).count() == 1

@@ -79,7 +79,7 @@ def test_the_account_is_locked_after_its_failures_even_for_the_right_password(
         login(Client(REMOTE_ADDR="198.51.100.9"), url, staff.email, TEST_PASSWORD).status_code
         == 429
     )
-    events = AuditEvent.objects.filter(action="login_locked_out")
+    events = AuditEvent.objects.filter(action="login.locked_out")
     assert [(e.actor_email, e.details["path"]) for e in events] == [(staff.email, url)]
     # When the window has passed, the right password gets in.
     later(600)

@@ -12,7 +12,6 @@ file value the nodes read (name, extension, MIME type, size, ``related_id``).
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from accounts.authentication import Subject
 from apps_runtime.describe import app_input_schema, app_user_input_form
 from apps_runtime.models import CHAT_MODES, App, AppMode
 from config.api.errors import ApiError, validation_error
+from config.api.parsers import JsonTooDeep, json_loads_bounded
 
 QUERY_REQUIRED_FOR_CHAT = "query_required_for_chat"
 QUERY_NOT_SUPPORTED_FOR_WORKFLOW = "query_not_supported_for_workflow"
@@ -65,10 +65,15 @@ def invalid(message: str, loc: list[str] | None = None) -> ApiError:
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """The JSON body; anything unparsable (or not an object) counts as ``{}`` (contract §5.15)."""
+    """The JSON body; anything unparsable (or not an object) counts as ``{}`` (contract §5.15).
+
+    Nesting is bounded like every JSON route's (``MAX_JSON_DEPTH``): deeper is the 400 envelope.
+    """
     try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = json_loads_bounded(raw.decode("utf-8")) if raw.strip() else {}
+    except JsonTooDeep:
+        raise
+    except (UnicodeDecodeError, ApiError):
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -19,8 +19,12 @@ from rest_framework.settings import api_settings
 from config.api.errors import ApiError
 
 
-def _too_deep() -> ApiError:
-    return ApiError(
+class JsonTooDeep(ApiError):
+    """400: a JSON body nested past ``MAX_JSON_DEPTH`` (refused even where bad JSON is lenient)."""
+
+
+def _too_deep() -> JsonTooDeep:
+    return JsonTooDeep(
         400,
         f"the JSON body is nested deeper than {settings.MAX_JSON_DEPTH} levels",
         code="bad_request",
