@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.dsl import DslError, dsl_parse
 from apps_runtime.models import App
@@ -69,7 +70,7 @@ def _all_paths_refuse(text: str, fragment: str, workspace, admin_client, tmp_pat
     assert fragment in parsed.value.message
 
     with pytest.raises(DslError) as service:
-        app_import_dsl(workspace=workspace, yaml_text=text)
+        app_import_dsl(workspace=workspace, yaml_text=text, actor=Actor.operator("test"))
     assert fragment in service.value.message
 
     path = tmp_path / "hostile.yml"
@@ -117,7 +118,7 @@ def test_an_alias_amplified_file_is_refused_by_its_expanded_bytes(acme, admin_cl
 @pytest.mark.usefixtures("low_expansion_limit")
 def test_aliases_within_the_expanded_limit_import(acme, api, alice, token_for):
     text = amplified(6, levels=1) + ""  # ~6 KiB expanded twice over (the anchor and its use)
-    app = app_import_dsl(workspace=acme, yaml_text=text).app
+    app = app_import_dsl(workspace=acme, yaml_text=text, actor=Actor.operator("test")).app
     app.enable_api = True
     app.save()
     response = api(token_for(alice)).get(f"/openapi/v1/apps/{app.id}/describe")
