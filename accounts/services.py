@@ -139,7 +139,7 @@ def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
 
     Disabling also revokes every live token of the account, for good: their digests are gone, so
     enabling the account again brings none back and each device signs in anew. Each revocation
-    is audited (reason ``account_disabled``).
+    is audited (reason ``account_<status>``, e.g. ``account_disabled``).
     """
     if status not in Account.Status.values:
         raise ValueError(f"unknown account status {status!r}")
@@ -159,7 +159,7 @@ def account_set_status(account: Account, status: str, *, actor: Actor) -> bool:
                 account=account, revoked_at__isnull=True
             )
             for token in live:
-                _revoke(token, now=now, action="revoked", actor=actor, reason="account_disabled")
+                _revoke(token, now=now, action="revoked", actor=actor, reason=f"account_{status}")
     return bool(changed)
 
 
