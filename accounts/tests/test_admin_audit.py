@@ -141,4 +141,8 @@ def test_audit_trail_is_read_only_and_names_the_actor_type(root_client, root, al
     assert root_client.get("/admin/accounts/auditevent/add/").status_code == 403
     assert root_client.post(f"/admin/accounts/auditevent/{event.pk}/delete/").status_code == 403
     filtered = root_client.get("/admin/accounts/auditevent/", {"actor_type": "admin"})
-    assert [e.action for e in filtered.context["cl"].result_list] == ["account.disabled"]
+    # Disabling also revoked alice's token, by the same admin (issue 8 §10).
+    assert sorted(e.action for e in filtered.context["cl"].result_list) == [
+        "access_token.revoked",
+        "account.disabled",
+    ]
