@@ -42,7 +42,7 @@ def _admin_import_path() -> str:
 
 
 def body_limit_for(path: str, method: str = "POST") -> int:
-    """The admin's DSL upload gets the DSL limit; other routes their own (``request_body_limit``)."""
+    """The admin DSL upload gets the DSL limit; other routes their own (request_body_limit)."""
     if path == _admin_import_path():
         return int(settings.ADMIN_DSL_UPLOAD_MAX_BYTES)
     return request_body_limit(method, path)
