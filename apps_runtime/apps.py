@@ -34,6 +34,10 @@ class AppsRuntimeConfig(AppConfig):
         register_task("stale runs failed", runs_fail_stale)
         register_task("expired pending DSL imports dropped", _import_pending_expire)
 
+        from apps_runtime.forms.services import forms_expire_overdue
+
+        register_task("overdue human-input forms expired", forms_expire_overdue)
+
 
 def _import_pending_expire() -> int:
     from apps_runtime.transfer.imports import import_pending_expire

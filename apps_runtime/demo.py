@@ -38,6 +38,9 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("echo_workflow.yml", ("demo", "workflow"), App.AccessMode.SSO_VERIFIED),
     DemoApp("support_bot.yml", ("demo", "chat")),
     DemoApp("approval_request.yml", ("demo", "workflow", "human-input")),
+    DemoApp("quick_confirm.yml", ("demo", "workflow", "human-input")),
+    DemoApp("two_step_approval.yml", ("demo", "workflow", "human-input")),
+    DemoApp("emailed_review.yml", ("demo", "workflow", "human-input")),
 )
 SHARED_APPS: tuple[DemoApp, ...] = (DemoApp("echo_workflow.yml", ("shared", "workflow")),)
 

@@ -173,6 +173,7 @@ class WorkflowVersion(models.Model):
         return []
 
 
+from apps_runtime.forms.models import HumanInputForm  # noqa: E402, F401
 from apps_runtime.providers.models import ProviderConfig  # noqa: E402, F401
 from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run  # noqa: E402, F401
 

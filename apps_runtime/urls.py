@@ -1,4 +1,4 @@
-from django.urls import URLPattern, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from apps_runtime import views
 from apps_runtime.runs.views import TaskStopView
@@ -7,7 +7,8 @@ from config.api.aliases import alias_path
 
 # ``[^/]+`` lets a name lookup carry any character but a slash; the bare ``/apps/{id}`` alias stops
 # at a colon, which later clients use for verbs (``/apps/{id}:run``).
-urlpatterns: list[URLPattern] = [
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("apps_runtime.forms.urls")),
     path("apps", views.AppListView.as_view(), name="apps"),
     re_path(
         r"^apps/(?P<app_id>[^/]+)/describe$", views.AppDescribeView.as_view(), name="app-describe"

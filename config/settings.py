@@ -283,6 +283,19 @@ HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1
 HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
+# Human-input forms are emailed through Django's email backend (console unless configured); the
+# link in the email is built from PUBLIC_BASE_URL, else from this (jobs have no request to read).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Dify API <noreply@localhost>")
+FORM_LINK_BASE_URL = (
+    PUBLIC_BASE_URL or env_url("FORM_LINK_BASE_URL", schemes=("http", "https")).rstrip("/")
+) or "http://127.0.0.1:8000"
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 # Model provider calls: connecting, and the longest silence between two streamed bytes.

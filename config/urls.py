@@ -44,4 +44,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("oauth_device.page_urls")),
     path("", include("workspaces.page_urls")),
+    path("", include("apps_runtime.forms.page_urls")),
 ]

@@ -142,6 +142,20 @@ MATRIX: dict[str, Row] = {
     # Uploads are multipart: without a file part it is 422 once the app is found (outsider 404).
     "POST /openapi/v1/apps/{app_id}/files/upload": bearer(422, 422, 404, ACCOUNT_ONLY),
     "POST /openapi/v1/apps/{app_id}/files": bearer(422, 422, 404, ACCOUNT_ONLY),
+    # --- human-input forms: the form of a run the owner started (decisions §5: a member who did
+    # not start the run gets the same 404 as an outsider) ----------------------------------------
+    "GET /openapi/v1/apps/{app_id}/form/human_input/{form_token}": bearer(
+        200, 404, 404, ACCOUNT_ONLY
+    ),
+    "POST /openapi/v1/apps/{app_id}/form/human_input/{form_token}": bearer(
+        200, 404, 404, ACCOUNT_ONLY, body={"action": "approve", "inputs": {}}
+    ),
+    "GET /openapi/v1/apps/{app_id}/human-input-forms/{form_token}": bearer(
+        200, 404, 404, ACCOUNT_ONLY
+    ),
+    "POST /openapi/v1/apps/{app_id}/human-input-forms/{form_token}:submit": bearer(
+        200, 404, 404, ACCOUNT_ONLY, body={"action": "approve", "inputs": {}}
+    ),
     # --- permitted external apps (external subjects) ----------------------------------------
     "GET /openapi/v1/permitted-external-apps": bearer(
         WRONG_SURFACE, WRONG_SURFACE, WRONG_SURFACE, 200
@@ -233,6 +247,7 @@ def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
         "session_id": str(AccessToken.objects.get(token_hash=token_digest(other_session)).id),
         "member_id": str(bob.id),
         "import_id": str(pending_import.id),
+        "form_token": _paused_form_token(app, alice),
     }
     yield World(tokens, objects)
     # The run routes start jobs in worker threads: let them end before the database is flushed.
@@ -241,10 +256,52 @@ def world(alice, bob, charlie, acme, token_for, settings) -> Iterator[World]:
     get_executor().wait_idle(10)
 
 
+def _paused_form_token(app: Any, account: Any) -> str:
+    """A paused run of ``account`` on ``app`` and its form's API token (one action, no fields)."""
+    import uuid
+    from types import SimpleNamespace
+
+    from django.db import transaction
+
+    from apps_runtime.forms.runflow import pause_events
+    from apps_runtime.runs.models import Run
+
+    run = Run.objects.create(
+        app=app,
+        workspace_id=app.workspace_id,
+        mode=app.mode,
+        subject_type="account",
+        subject_email=account.email,
+        account=account,
+        workflow_run_id=uuid.uuid4(),
+        status=Run.Status.PAUSED,
+    )
+    pause = SimpleNamespace(
+        node_id="review",
+        node_title="Review",
+        form_content="Go on?",
+        inputs=[],
+        actions=[{"id": "approve", "title": "Approve", "button_style": "primary"}],
+        timeout_seconds=3600,
+        delivery_methods=[{"id": "w", "enabled": True, "type": "webapp"}],
+    )
+    with transaction.atomic():
+        events = pause_events(run, pause)
+    return str(events[0]["data"]["form_token"])
+
+
 # How to fill a path parameter: the owner's object of that kind (see ``World.objects``).
 PARAMS: dict[str, Callable[[World], str]] = {
     name: (lambda w, n=name: w.objects[n])
-    for name in ("workspace_id", "app_id", "session_id", "task_id", "member_id", "import_id")
+    for name in (
+        "workspace_id",
+        "app_id",
+        "session_id",
+        "task_id",
+        "member_id",
+        "import_id",
+        "form_token",
+    )
 }
 
 

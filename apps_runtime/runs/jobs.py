@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from apps_runtime.env_secrets import unseal_secret_values
@@ -148,6 +148,9 @@ def _resume(run_id: uuid.UUID) -> None:
     state = run.state or {}
     Run.objects.filter(pk=run_id).update(resume_input=None)
     host = RunHost(run)
+    from apps_runtime.forms.runflow import resume_event
+
+    host.publish(resume_event(run, resume))
     connection.close()
     graph = run.workflow_version.graph if run.workflow_version else {}
     outcome = engine.resume_workflow(graph, state=state, resume=resume, host=host)
@@ -180,57 +183,22 @@ def _record(run: Run, outcome: Any) -> None:
 
 
 def _pause(run: Run, outcome: Any, tokens: tuple[int, int, int]) -> None:
-    """Save the engine's state and mark the run paused; the pause events (which need the
-    human-input form) come from :func:`pause_events`."""
-    Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
-        status=Run.Status.PAUSED,
-        state=outcome.state,
-        prompt_tokens=tokens[0],
-        completion_tokens=tokens[1],
-        total_tokens=tokens[2],
-        total_steps=outcome.total_steps,
-        heartbeat_at=None,
-    )
-    paused = Run.objects.select_related("app", "message").get(pk=run.pk)
+    """In one transaction: save the engine's state, create the human-input form, mark the run
+    paused (flows §6); then append ``human_input_required`` and ``workflow_paused``."""
+    from apps_runtime.forms.runflow import pause_events
+
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+            status=Run.Status.PAUSED,
+            state=outcome.state,
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            total_tokens=tokens[2],
+            total_steps=outcome.total_steps,
+            heartbeat_at=None,
+        )
+        paused = Run.objects.select_related("app", "message").get(pk=run.pk)
+        events = pause_events(paused, outcome.pause)
     host = RunHost(paused)
-    for event in pause_events(paused, outcome.pause):
+    for event in events:
         host.publish(event)
-
-
-def pause_events(run: Run, pause: Any) -> list[dict[str, Any]]:
-    """``human_input_required`` then ``workflow_paused`` (contract §6.2).
-
-    The hook point of the human-input issue: it creates the form (token, expiry) and fills
-    ``form_id`` / ``form_token`` / ``expiration_time``; until then the form is not deliverable.
-    """
-    form = {
-        "form_id": None,
-        "node_id": pause.node_id,
-        "node_title": pause.node_title,
-        "form_content": pause.form_content,
-        "inputs": pause.inputs,
-        "actions": pause.actions,
-        "display_in_ui": True,
-        "form_token": None,
-        "resolved_default_values": {},
-        "expiration_time": None,
-    }
-    return [
-        {"event": "human_input_required", "data": form},
-        {
-            "event": "workflow_paused",
-            "data": {
-                "workflow_run_id": str(run.workflow_run_id),
-                "paused_nodes": [pause.node_id],
-                "outputs": {},
-                "reasons": [{"type": "human_input_required", **form}],
-                "status": "paused",
-                "created_at": wire.unix(run.created_at),
-                "elapsed_time": round(
-                    (timezone.now() - (run.started_at or run.created_at)).total_seconds(), 3
-                ),
-                "total_tokens": run.total_tokens,
-                "total_steps": run.total_steps,
-            },
-        },
-    ]

@@ -71,10 +71,10 @@ def test_demo_apps_have_the_promised_shapes(acme):
     approval = load("approval_request.yml")["workflow"]["graph"]
     hitl = next(n for n in approval["nodes"] if n["data"]["type"] == "human-input")
     actions = [a["id"] for a in hitl["data"]["user_actions"]]
-    assert actions == ["approve", "reject"]
+    assert actions == ["approve", "reject", "escalate"]
     assert hitl["data"]["inputs"][0]["type"] == "paragraph"
     handles = {e["sourceHandle"] for e in approval["edges"] if e["source"] == hitl["id"]}
-    assert {"approve", "reject"} <= handles
+    assert {"approve", "reject", "escalate", "__timeout"} <= handles
 
 
 def test_seed_demo_imports_once_with_tags_and_access_modes(db):
@@ -83,7 +83,15 @@ def test_seed_demo_imports_once_with_tags_and_access_modes(db):
     demo = Workspace.objects.get(name="Demo")
     shared = Workspace.objects.get(name="Shared Team")
     apps = {app.name: app for app in App.objects.filter(workspace=demo)}
-    assert set(apps) == {"Echo Chat", "Echo Workflow", "Support Bot", "Approval Request"}
+    assert set(apps) == {
+        "Echo Chat",
+        "Echo Workflow",
+        "Support Bot",
+        "Approval Request",
+        "Quick Confirm",
+        "Two-Step Approval",
+        "Emailed Review",
+    }
     assert all(app.author and app.author.email == "demo@example.com" for app in apps.values())
     assert sorted(t.name for t in apps["Echo Chat"].tags.all()) == ["chat", "demo"]
     assert sorted(t.name for t in apps["Approval Request"].tags.all()) == [
