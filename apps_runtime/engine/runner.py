@@ -169,6 +169,19 @@ class Runner:
         # Raises ResumeError before anything is emitted when the input does not fit.
         result = node.resume(self._context(), resume, saved.get("state") or {})
         del self.paused[resume.node_id]
+        if resume.timed_out and not self._has_route(node.id, result.handle):
+            # Nobody answered and the node has no way out for that (issue 10): the run fails.
+            failure = NodeFailed(
+                f"{node.title}: the form expired without an answer",
+                "Timeout",
+                code="human_input_form_expired",
+            )
+            return (
+                self._handle_failure(
+                    node, saved["execution_id"], failure, time.perf_counter(), _now()
+                )
+                or self._loop()
+            )
         try:
             self._finish(
                 node, saved["execution_id"], saved["step"], result, started=time.perf_counter()
@@ -176,6 +189,9 @@ class Runner:
         except StopRequested:
             return self._outcome(t.STOPPED)
         return self._loop()
+
+    def _has_route(self, node_id: str, handle: str) -> bool:
+        return any(self.edges[i]["handle"] == handle for i in self.out_edges[node_id])
 
     # -- the walk -----------------------------------------------------------------------------
 
