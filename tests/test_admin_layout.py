@@ -28,6 +28,7 @@ CHANGELISTS = [
     "/admin/apps_runtime/nodeexecution/",
     "/admin/apps_runtime/conversation/",
     "/admin/apps_runtime/message/",
+    "/admin/apps_runtime/humaninputform/",
 ]
 
 
