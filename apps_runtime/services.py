@@ -282,3 +282,34 @@ def app_add_tags(*, app: App, names: Iterable[str]) -> list[Tag]:
             tags.append(tag)
         app.tags.add(*tags)
     return tags
+
+
+def tag_save(tag: Tag, *, actor: Actor) -> None:
+    """Create ``tag`` (unsaved) or save its new name/workspace; one audit record either way."""
+    with transaction.atomic():
+        created = tag._state.adding
+        before = None if created else Tag.objects.select_for_update().get(pk=tag.pk)
+        tag.save()
+        if created:
+            audit_record("tag.created", actor=actor, tag_id=tag.id, name=tag.name)
+            return
+        assert before is not None
+        changes = {
+            name: {"before": str(getattr(before, name)), "after": str(getattr(tag, name))}
+            for name in ("name", "workspace_id")
+            if getattr(before, name) != getattr(tag, name)
+        }
+        if changes:
+            audit_record("tag.updated", actor=actor, tag_id=tag.id, changes=changes)
+
+
+def tags_delete(tags: Iterable[Tag], *, actor: Actor) -> int:
+    """Delete tags (their apps lose the tag); one audit record per tag."""
+    count = 0
+    with transaction.atomic():
+        for tag in tags:
+            tag_id, name = tag.id, tag.name
+            tag.delete()
+            audit_record("tag.deleted", actor=actor, tag_id=tag_id, name=name)
+            count += 1
+    return count

@@ -13,7 +13,7 @@ from accounts.audit import Actor
 from apps_runtime.admin.display import pretty_json
 from apps_runtime.dsl import workflow_unsupported_node_types
 from apps_runtime.models import Tag, WorkflowVersion
-from apps_runtime.services import PublishError, workflow_publish_draft
+from apps_runtime.services import PublishError, tag_save, tags_delete, workflow_publish_draft
 
 
 @admin.register(Tag)
@@ -29,6 +29,16 @@ class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="apps", ordering="app_total")
     def app_count(self, obj: Tag) -> int:
         return int(getattr(obj, "app_total", 0))
+
+    # Writes go through the services, with the audit record they leave.
+    def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
+        tag_save(obj, actor=Actor.admin(request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
+        tags_delete([obj], actor=Actor.admin(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        tags_delete(list(queryset), actor=Actor.admin(request.user))
 
 
 @admin.register(WorkflowVersion)

@@ -112,3 +112,51 @@ def test_publish_action_writes_the_services_record(root_client, root, acme):
     by_service = only_new_event(mark)
     assert record(via_admin, "workflow_id") == record(by_service, "workflow_id")
     assert via_admin.action == "workflow.published"
+
+
+TAGS = "/admin/apps_runtime/tag/"
+
+
+def test_tag_created_renamed_and_deleted_write_the_services_records(root_client, root, acme):
+    mark = last_id()
+    response = root_client.post(f"{TAGS}add/", {"name": "support", "workspace": str(acme.pk)})
+    assert response.status_code == 302, response.content[:2000]
+    created = only_new_event(mark)
+    tag = Tag.objects.get(workspace=acme, name="support")
+    assert (created.action, created.details["name"]) == ("tag.created", "support")
+
+    mark = last_id()
+    response = root_client.post(
+        f"{TAGS}{tag.pk}/change/", {"name": "helpdesk", "workspace": str(acme.pk)}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    via_admin = only_new_event(mark)
+    Tag.objects.filter(pk=tag.pk).update(name="support")
+    tag.refresh_from_db()
+    tag.name = "helpdesk"
+    mark = last_id()
+    services.tag_save(tag, actor=Actor.admin(root))
+    assert record(via_admin) == record(only_new_event(mark))
+    assert via_admin.details["changes"] == {"name": {"before": "support", "after": "helpdesk"}}
+
+    mark = last_id()
+    response = root_client.post(f"{TAGS}{tag.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:2000]
+    deleted = only_new_event(mark)
+    assert (deleted.action, deleted.details["name"]) == ("tag.deleted", "helpdesk")
+    assert not Tag.objects.filter(pk=tag.pk).exists()
+
+
+def test_tags_deleted_in_bulk_leave_one_record_each(root_client, acme):
+    tags = [Tag.objects.create(workspace=acme, name=f"t{i}") for i in range(3)]
+    mark = last_id()
+    response = root_client.post(
+        TAGS,
+        {"action": "delete_selected", "_selected_action": [str(t.pk) for t in tags], "post": "yes"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    from accounts.models import AuditEvent
+
+    events = list(AuditEvent.objects.filter(id__gt=mark).order_by("id"))
+    assert [e.action for e in events] == ["tag.deleted"] * 3
+    assert not Tag.objects.filter(workspace=acme).exists()
