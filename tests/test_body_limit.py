@@ -1,52 +1,19 @@
 """Oversize bodies are refused with 413 on the ASGI server, chunked ones included."""
 
-import asyncio
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 
-from config.asgi import application
+from tests.asgi_post import asgi_post
 
 
 def _call(path: str, chunks: list[bytes]) -> tuple[int, dict[str, str], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"transfer-encoding", b"chunked"),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    incoming = [
-        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
-        for index, chunk in enumerate(chunks)
-    ]
-    sent: list[dict] = []
-
-    async def receive():
-        if incoming:
-            return incoming.pop(0)
-        await asyncio.Future()  # the client stays connected until the app is done
-
-    async def send(message):
-        sent.append(message)
-
-    async_to_sync(application)(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    headers = {k.decode(): v.decode() for k, v in start["headers"]}
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], headers, body
+    response = asgi_post(
+        path,
+        [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        chunks,
+    )
+    return response.status, response.headers, response.body
 
 
 @pytest.mark.django_db(transaction=True)
@@ -80,37 +47,12 @@ def test_oversize_page_post_is_413_plain_text(settings):
 
 def _declared(path: str, length: int, *, content_type: bytes = b"application/json"):
     """Call the ASGI app with a declared length and a client that would fail if it were read."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", content_type),
-            (b"content-length", str(length).encode()),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    sent: list[dict] = []
-
-    async def receive():
-        raise AssertionError("the body was read")
-
-    async def send(message):
-        sent.append(message)
-
-    async_to_sync(application)(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    headers = {k.decode(): v.decode() for k, v in start["headers"]}
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], headers, body
+    response = asgi_post(
+        path,
+        [(b"content-type", content_type), (b"content-length", str(length).encode())],
+        None,
+    )
+    return response.status, response.headers, response.body
 
 
 @pytest.mark.django_db(transaction=True)

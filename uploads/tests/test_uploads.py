@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -17,6 +15,7 @@ from accounts.models import AuditEvent
 from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
 from config.housekeeping import run_once
 from conftest import assert_envelope
+from tests.asgi_post import asgi_post
 from uploads.models import UploadFile
 from uploads.services import upload_files_purge_unused
 
@@ -170,42 +169,8 @@ def test_unused_uploads_are_purged_after_the_retention(app, owner, settings):
 
 
 def _asgi_post(path: str, headers: list[tuple[bytes, bytes]], chunks: list[bytes]):
-    from config.asgi import application
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    incoming = [
-        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
-        for index, chunk in enumerate(chunks)
-    ]
-    received: list[int] = []
-    sent: list[dict] = []
-
-    async def receive():
-        if incoming:
-            received.append(1)
-            return incoming.pop(0)
-        await asyncio.Future()
-
-    async def send(message):
-        sent.append(message)
-
-    async_to_sync(application)(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], body, len(received)
+    response = asgi_post(path, headers, chunks)
+    return response.status, response.body, response.reads
 
 
 @pytest.mark.django_db(transaction=True)
