@@ -42,6 +42,7 @@ class _Compiled:
     start: int
     end: int
     populators: list[Any]
+    annotations: tuple[tuple[str, int], ...]
 
     def bind(self, values: Sequence[Any]) -> list[Any]:
         params = list(self.params)
@@ -65,7 +66,9 @@ class CompiledQuery(Generic[M]):
 
     def run(self, *values: Any, using: str = "default") -> list[M]:
         compiled = self._compiled.get(using) or self._compile(using)
-        with connections[using].cursor() as cursor:
+        connection = connections[using]
+        cursor_factory = getattr(connection, "prepared_cursor", connection.cursor)
+        with cursor_factory() as cursor:
             cursor.execute(compiled.sql, compiled.bind(values))
             rows: Any = cursor.fetchall()
         if not rows:
@@ -78,6 +81,8 @@ class CompiledQuery(Generic[M]):
             obj = model.from_db(using, compiled.init_list, row[compiled.start : compiled.end])
             for populator in compiled.populators:
                 populator.populate(row, obj)
+            for name, position in compiled.annotations:
+                setattr(obj, name, row[position])
             objects.append(obj)
         return objects
 
@@ -95,12 +100,11 @@ class CompiledQuery(Generic[M]):
             select, klass_info = compiler.select, compiler.klass_info
             columns = [column[0] for column in select[0 : compiler.col_count]]
             if (
-                compiler.annotation_col_map
-                or compiler.has_extra_select
+                compiler.has_extra_select
                 or compiler.has_composite_fields(columns)
                 or queryset._known_related_objects  # type: ignore[attr-defined]
             ):
-                raise ValueError("CompiledQuery supports plain model querysets only")
+                raise ValueError("CompiledQuery supports model querysets and annotations only")
             model_fields = klass_info["select_fields"]
             start, end = model_fields[0], model_fields[-1] + 1
             compiled = _Compiled(
@@ -114,6 +118,7 @@ class CompiledQuery(Generic[M]):
                 start=start,
                 end=end,
                 populators=get_related_populators(klass_info, select, using),
+                annotations=tuple(compiler.annotation_col_map.items()),
             )
             self._compiled[using] = compiled
             return compiled

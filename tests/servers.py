@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -64,18 +65,30 @@ def _drain(stream: IO[str], log: list[str], port_found: threading.Event, box: li
             port_found.set()
 
 
-def _start(env: dict[str, str]) -> Server:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(env: dict[str, str], wsgi: bool) -> Server:
+    if wsgi:  # make serve-prod's JSON side: gunicorn threads, persistent connections
+        from config.serve import DEFAULT_THREADS, wsgi_argv, wsgi_env
+
+        port = _free_port()
+        argv = wsgi_argv("127.0.0.1", port, 1, DEFAULT_THREADS)
+        env = {**wsgi_env(), **env}
+    else:
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0"]
+        argv.append("config.asgi:application")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "config.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     log: list[str] = []
     found = threading.Event()
-    box: list[int] = []
+    box: list[int] = [port] if wsgi else []
+    if wsgi:
+        found.set()
     assert process.stdout is not None
     threading.Thread(target=_drain, args=(process.stdout, log, found, box), daemon=True).start()
     if not found.wait(timeout=30):
@@ -91,17 +104,18 @@ def _start(env: dict[str, str]) -> Server:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError("daphne never answered _health:\n" + "".join(log))
+    raise RuntimeError("the server never answered _health:\n" + "".join(log))
 
 
 @contextmanager
-def servers(count: int = 1, **overrides: str) -> Iterator[list[Server]]:
-    """``count`` daphne processes on the test database and cache, stopped afterwards."""
+def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator[list[Server]]:
+    """``count`` daphne processes (``wsgi``: gunicorn, as serve-prod runs the JSON API) on the
+    test database and cache, stopped afterwards."""
     env = _server_env(overrides)
     started: list[Server] = []
     try:
         for _ in range(count):
-            started.append(_start(env))
+            started.append(_start(env, wsgi))
         yield started
     finally:
         for server in started:

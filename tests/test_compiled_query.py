@@ -79,10 +79,29 @@ def test_placeholders_must_appear_exactly_once():
         absent.run("x")
 
 
-@pytest.mark.django_db
-def test_annotated_querysets_are_refused():
-    annotated = CompiledQuery(
-        lambda h: Workspace.objects.filter(name=h).annotate(n=Count("memberships")), "<name>"
-    )
-    with pytest.raises(ValueError, match="plain model querysets"):
-        annotated.run("x")
+def test_annotations_are_set_on_each_object_as_the_orm_sets_them(alice, bob, acme):
+    other = Workspace.objects.create(name="Other")
+    Membership.objects.create(workspace=other, account=alice, role="normal")
+
+    def counted(name):
+        return Workspace.objects.exclude(name=name).annotate(n=Count("memberships"))
+
+    annotated = CompiledQuery(lambda h: counted(h).order_by("name"), "<name>")
+    expected = [(w.name, w.n) for w in counted("").order_by("name")]
+    assert expected == [("Acme", 2), ("Other", 1)]  # alice and bob; charlie is not here
+    assert [(w.name, w.n) for w in annotated.run("")] == expected
+    assert [(w.name, w.n) for w in annotated.run("Acme")] == [("Other", 1)]
+
+
+def test_postgresql_prepares_the_statement_once_per_connection(alice, token_for):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    digest = token_digest(token_for(alice))
+    for _ in range(3):
+        assert TOKEN.first(digest).account == alice
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "accounts_accesstoken"%'],
+        )
+        assert cursor.fetchone()[0] == 1

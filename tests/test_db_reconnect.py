@@ -1,7 +1,8 @@
 """Killed database connections cost no request an error (issue 8 §7, security 29).
 
-The server's pool checks each connection as it hands it out, so after ``pg_terminate_backend``
-the next requests get fresh connections instead of 500s.
+The server's pool checks each connection as it hands it out, and serve-prod's WSGI workers check
+their persistent connections at the start of each request (config/postgres/base.py), so after
+``pg_terminate_backend`` the next requests get fresh connections instead of 500s.
 """
 
 from __future__ import annotations
@@ -27,18 +28,23 @@ def _terminate_server_connections() -> int:
         return int(cursor.fetchone()[0])
 
 
-def test_requests_after_killed_connections_all_succeed(alice, token_for):
+@pytest.mark.parametrize("wsgi", [False, True], ids=["daphne-pool", "gunicorn-persistent"])
+def test_requests_after_killed_connections_all_succeed(alice, token_for, wsgi):
     token = token_for(alice)
     headers = {"Authorization": f"Bearer {token}"}
     with servers(
-        1, OPENAPI_RATE_LIMIT_PER_TOKEN="0", OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE="0"
+        1, wsgi=wsgi, OPENAPI_RATE_LIMIT_PER_TOKEN="0", OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE="0"
     ) as (server,):
         statuses: list[int] = []
 
         def burst(index: int) -> None:
             with httpx.Client(base_url=server.base, headers=headers, timeout=20) as http:
-                for _ in range(3):
-                    statuses.append(http.get("/openapi/v1/account").status_code)
+                for path in (
+                    "/openapi/v1/account",
+                    "/openapi/v1/workspaces",
+                    "/openapi/v1/account",
+                ):
+                    statuses.append(http.get(path).status_code)
 
         assert not race(6, burst)  # the pool now holds several open connections
         assert set(statuses) == {200}
