@@ -103,8 +103,12 @@ def extract_bearer(authorization: str | None) -> str | None:
     return value.strip() or None
 
 
-def resolve_bearer(authorization: str | None) -> Subject:
-    """Authenticate an ``Authorization`` header value or raise the contract's 401/429."""
+def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) -> Subject:
+    """Authenticate an ``Authorization`` header value or raise the contract's 401/429.
+
+    ``query`` is the token lookup: :data:`LIVE_TOKEN`, or a view's ``bearer_query`` that reads
+    more about the caller in the same round trip (annotations on the token).
+    """
     raw = extract_bearer(authorization)
     if raw is None:
         raise missing_bearer()
@@ -114,7 +118,7 @@ def resolve_bearer(authorization: str | None) -> Subject:
     wait = ratelimit.hit("token", digest, limit=settings.OPENAPI_RATE_LIMIT_PER_TOKEN, window=60)
     if wait is not None:
         raise RateLimited(wait, token_body=True)
-    token = _LIVE_TOKEN.first(digest)
+    token = (query or LIVE_TOKEN).first(digest)
     if token is None or not hmac.compare_digest(token.token_hash or "", digest):
         raise invalid_bearer()
     if not raw.startswith(token.prefix):
@@ -141,7 +145,9 @@ def resolve_bearer(authorization: str | None) -> Subject:
     )
 
 
-def _live_token_by_digest(digest: str) -> QuerySet[AccessToken]:
+def live_token_queryset(digest: str) -> QuerySet[AccessToken]:
+    """The live (unrevoked) token with this digest, and its account: the base of every
+    ``BearerQuery``."""
     # token_hash is unique: no ordering (the model's default would sort the one row).
     return (
         AccessToken.objects.select_related("account")
@@ -150,8 +156,10 @@ def _live_token_by_digest(digest: str) -> QuerySet[AccessToken]:
     )
 
 
+BearerQuery = CompiledQuery[AccessToken]
+DIGEST_PLACEHOLDER = "<digest placeholder>"
 # Runs on every bearer request; compiling it cost more than running it (config/compiled_query.py).
-_LIVE_TOKEN = CompiledQuery(_live_token_by_digest, "<digest placeholder>")
+LIVE_TOKEN: BearerQuery = CompiledQuery(live_token_queryset, DIGEST_PLACEHOLDER)
 
 
 def _touch_last_used(token: AccessToken, now: datetime) -> None:
@@ -170,7 +178,8 @@ class BearerAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION")
         if not header:
             return None
-        subject = resolve_bearer(header)
+        view = (request.parser_context or {}).get("view")
+        subject = resolve_bearer(header, getattr(view, "bearer_query", None))
         return subject, subject.token
 
     def authenticate_header(self, request: Request) -> str:
@@ -185,6 +194,9 @@ class BearerAPIView(APIView):
     permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]
     subjects: ClassVar[frozenset[str]] = frozenset({ACCOUNT, EXTERNAL})
     scope: ClassVar[str | None] = None
+    # The token lookup (None: LIVE_TOKEN); a view that always needs more about the caller reads it
+    # in the same query (workspaces.selectors.TOKEN_WITH_MEMBERSHIPS).
+    bearer_query: ClassVar[BearerQuery | None] = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

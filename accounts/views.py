@@ -15,7 +15,7 @@ from accounts.services import access_token_revoke
 from config.api import ratelimit
 from config.api.schema import BEARER_ERRORS, error_responses
 from config.api.wire import page_envelope, page_rows, query_params
-from workspaces.selectors import memberships_for_account
+from workspaces.selectors import TOKEN_WITH_MEMBERSHIPS, memberships_of_caller
 from workspaces.serializers import AccountIdentitySerializer, account_identity
 
 
@@ -29,6 +29,8 @@ class AccountResponseSerializer(AccountIdentitySerializer):
 
 class AccountView(BearerAPIView):
     """The caller's identity: subject, account, workspaces and default workspace."""
+
+    bearer_query = TOKEN_WITH_MEMBERSHIPS
 
     @extend_schema(
         operation_id="account_get",
@@ -51,8 +53,7 @@ class AccountView(BearerAPIView):
             "default_workspace_id": None,
         }
         if subject.account is not None:
-            memberships = list(memberships_for_account(subject.account))
-            body.update(account_identity(subject.account, memberships))
+            body.update(account_identity(subject.account, memberships_of_caller(subject)))
         return Response(body)
 
 

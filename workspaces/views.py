@@ -25,6 +25,7 @@ class WorkspaceListView(BearerAPIView):
     """Every workspace the account is a member of, oldest first."""
 
     subjects = frozenset({ACCOUNT})
+    bearer_query = selectors.TOKEN_WITH_MEMBERSHIPS
 
     @extend_schema(
         operation_id="workspaces_list",
@@ -35,10 +36,8 @@ class WorkspaceListView(BearerAPIView):
     )
     def get(self, request: Request) -> Response:
         query_params(request, _NoQuery)
-        assert self.subject.account is not None
         rows = [
-            serializers.workspace_summary(m)
-            for m in selectors.memberships_for_account(self.subject.account)
+            serializers.workspace_summary(m) for m in selectors.memberships_of_caller(self.subject)
         ]
         total = len(rows)
         return Response(

@@ -30,3 +30,48 @@ def test_account_without_token_is_401_envelope(api, db):
     response = api().get("/openapi/v1/account")
     assert_envelope(response, 401, code="unauthorized", message="missing bearer token")
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_workspaces_in_order_with_current_as_default_and_changes_seen_at_once(
+    alice, acme, api, token_for
+):
+    from workspaces.models import Membership, Workspace
+
+    Membership.objects.filter(workspace=acme, account=alice).update(current=False)
+    extra = [Workspace.objects.create(name=f"W{i}") for i in range(4)]
+    for index, workspace in enumerate(extra):
+        Membership.objects.create(
+            workspace=workspace, account=alice, role="normal", current=index == 2
+        )
+    client = api(token_for(alice))
+    body = client.get("/openapi/v1/account").json()
+    assert [w["name"] for w in body["workspaces"]] == ["Acme", "W0", "W1", "W2", "W3"]
+    assert [w["role"] for w in body["workspaces"]] == ["owner"] + ["normal"] * 4
+    assert body["default_workspace_id"] == str(extra[2].id)
+    listed = client.get("/openapi/v1/workspaces").json()["workspaces"]
+    assert [(w["name"], w["current"], w["status"]) for w in listed] == [
+        ("Acme", False, "normal"),
+        ("W0", False, "normal"),
+        ("W1", False, "normal"),
+        ("W2", True, "normal"),
+        ("W3", False, "normal"),
+    ]
+
+    Membership.objects.filter(workspace=extra[1], account=alice).delete()
+    Workspace.objects.filter(pk=extra[3].pk).update(name="Renamed")
+    body = client.get("/openapi/v1/account").json()
+    assert [w["name"] for w in body["workspaces"]] == ["Acme", "W0", "W2", "Renamed"]
+
+
+def test_account_and_workspaces_read_the_caller_in_one_query(
+    alice, bob, api, token_for, django_assert_num_queries
+):
+    from django.db import connection
+
+    client = api(token_for(alice))
+    client.get("/openapi/v1/account")  # the once-a-minute last_used_at write
+    # PostgreSQL reads the token, account and memberships in one round trip; SQLite in two.
+    expected = 1 if connection.vendor == "postgresql" else 2
+    for path in ("/openapi/v1/account", "/openapi/v1/workspaces"):
+        with django_assert_num_queries(expected):
+            assert client.get(path).status_code == 200
