@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Value, When
@@ -18,7 +19,7 @@ from accounts.authentication import (
 from accounts.models import AccessToken, Account
 from config.api.errors import ApiError
 from config.compiled_query import CompiledQuery
-from workspaces.models import Membership, Workspace
+from workspaces.models import Membership
 
 WORKSPACE_NOT_FOUND = "workspace not found"
 
@@ -59,23 +60,24 @@ TOKEN_WITH_MEMBERSHIPS: BearerQuery | None = (
 )
 
 
-def _membership_from_row(account_id: Any, row: list[Any]) -> Membership:
-    # Only what the row holds is set; every other field stays deferred, so reading one costs a
-    # query rather than giving a wrong value.
-    workspace_id, role, current, name, status = row
-    workspace_id = uuid.UUID(workspace_id)
-    membership = Membership.from_db(
-        "default",
-        ["workspace_id", "account_id", "role", "current"],
-        [workspace_id, account_id, role, current],
-    )
-    membership.workspace = Workspace.from_db(
-        "default", ["id", "name", "status"], [workspace_id, name, status]
-    )
-    return membership
+@dataclass(frozen=True, slots=True)
+class CallerWorkspace:
+    name: str
+    status: str
 
 
-def memberships_of_caller(subject: Subject) -> list[Membership]:
+@dataclass(frozen=True, slots=True)
+class CallerMembership:
+    """A membership of the caller as TOKEN_WITH_MEMBERSHIPS reads it: what the identity and
+    workspace-list bodies show (workspaces.serializers), without building model instances."""
+
+    workspace_id: uuid.UUID
+    role: str
+    current: bool
+    workspace: CallerWorkspace
+
+
+def memberships_of_caller(subject: Subject) -> Sequence[Membership | CallerMembership]:
     """``memberships_for_account`` for the calling account, from its token's row when the view's
     ``bearer_query`` was TOKEN_WITH_MEMBERSHIPS."""
     account = subject.account
@@ -83,7 +85,10 @@ def memberships_of_caller(subject: Subject) -> list[Membership]:
     rows = getattr(subject.token, "caller_memberships", None)
     if rows is None:
         return memberships_for_account(account)
-    return [_membership_from_row(account.pk, row) for row in rows]
+    return [
+        CallerMembership(uuid.UUID(workspace_id), role, current, CallerWorkspace(name, status))
+        for workspace_id, role, current, name, status in rows
+    ]
 
 
 def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from rest_framework import serializers
 
@@ -43,7 +44,28 @@ class WorkspaceListResponseSerializer(serializers.Serializer[Any]):
     has_more = serializers.BooleanField()
 
 
-def workspace_payload(membership: Membership) -> dict[str, Any]:
+class _WorkspaceShown(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class MembershipShown(Protocol):
+    """What the identity and workspace bodies read of a membership: a ``Membership`` with its
+    workspace, or a ``selectors.CallerMembership``."""
+
+    @property
+    def workspace_id(self) -> Any: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def current(self) -> bool: ...
+    @property
+    def workspace(self) -> _WorkspaceShown: ...
+
+
+def workspace_payload(membership: MembershipShown) -> dict[str, Any]:
     return {
         "id": str(membership.workspace_id),
         "name": membership.workspace.name,
@@ -51,7 +73,7 @@ def workspace_payload(membership: Membership) -> dict[str, Any]:
     }
 
 
-def workspace_summary(membership: Membership) -> dict[str, Any]:
+def workspace_summary(membership: MembershipShown) -> dict[str, Any]:
     return {
         **workspace_payload(membership),
         "status": membership.workspace.status,
@@ -63,7 +85,7 @@ def workspace_detail(membership: Membership) -> dict[str, Any]:
     return {**workspace_summary(membership), "created_at": iso_z(membership.workspace.created_at)}
 
 
-def account_identity(account: Account, memberships: list[Membership]) -> dict[str, Any]:
+def account_identity(account: Account, memberships: Sequence[MembershipShown]) -> dict[str, Any]:
     """The identity block for ``account``, given its memberships (``memberships_for_account``).
 
     The membership flagged ``current`` is the default workspace, else the first one.
