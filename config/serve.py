@@ -86,7 +86,10 @@ def main() -> int:
             child.wait(timeout=20)
         except subprocess.TimeoutExpired:
             child.kill()
-    return next((c.returncode for c in children if c.returncode), 0)
+    # A child that ends from the SIGTERM we forwarded has stopped as asked (daphne, terminated
+    # before its reactor installs its handler, ends that way); any other code is a failure.
+    codes = [0 if c.returncode == -signal.SIGTERM else c.returncode for c in children]
+    return next((code for code in codes if code), 0)
 
 
 if __name__ == "__main__":
