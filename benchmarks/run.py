@@ -12,7 +12,8 @@ It starts PostgreSQL or Redis if they are down and installs Debian's ``wrk`` if 
    and any sequential scans in their plans.
 
 Each figure is the median of BENCH_REPS runs of wrk (BENCH_SECONDS each, BENCH_CONNECTIONS
-connections), with the spread (min-max). One table is printed and the figures are written to
+connections), with the spread (min-max), and the CPU each request cost the server's processes and
+PostgreSQL's backends (from /proc, over all runs). One table is printed and the figures are written to
 BENCH_OUTPUT (default ``benchmarks/results.json``). The machine is a shared 2-core VM: compare
 figures within one run.
 """
@@ -104,6 +105,10 @@ class Figure:
     runs: list[float] = field(default_factory=list)
     p50_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    # CPU per request, over all runs: the server's processes, and PostgreSQL's backends on the
+    # bench database (where the milliseconds go).
+    server_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
 
     @property
     def median(self) -> float:
@@ -114,6 +119,29 @@ class Figure:
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "median": round(self.median, 1)}
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pid: int) -> tuple[float, float]:
+    """CPU time so far of the server (the process and its workers) and of PostgreSQL's backends
+    serving the bench database, from /proc (0, 0 where there is no /proc)."""
+    server = db = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if server_pid in (pid, ppid):
+            server += ticks
+        elif cmdline.startswith(b"postgres: ") and b" bench " in cmdline:
+            db += ticks
+    return server / _TICK, db / _TICK
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -269,6 +297,7 @@ _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 _P50 = re.compile(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_TOTAL = re.compile(r"(\d+) requests in")
 
 
 def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> Figure:
@@ -288,8 +317,12 @@ def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> 
         ]
 
     subprocess.run(args(1), capture_output=True)  # warm-up
+    requests = 0
+    server_before, db_before = cpu_seconds(server.proc.pid)
     for _ in range(REPS):
         out = subprocess.run(args(SECONDS), capture_output=True, text=True, check=True).stdout
+        total = _TOTAL.search(out)
+        requests += int(total.group(1)) if total else 0
         rate = _RATE.search(out)
         figure.runs.append(float(rate.group(1)) if rate else 0.0)
         p50 = _P50.search(out)
@@ -301,6 +334,10 @@ def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> 
         # Sync gunicorn closes each connection after its answer: wrk counts those as read errors.
         figure.errors += int(non2xx.group(1)) if non2xx else 0
         figure.errors += int(socket_errors.group(4)) if socket_errors else 0
+    server_after, db_after = cpu_seconds(server.proc.pid)
+    if requests:
+        figure.server_cpu_ms = round(1000 * (server_after - server_before) / requests, 3)
+        figure.db_cpu_ms = round(1000 * (db_after - db_before) / requests, 3)
     return figure
 
 
@@ -347,7 +384,11 @@ def main() -> None:
     # 1. serving models
     serving: dict[str, dict[str, object]] = {}
     print("\n1. Serving models: GET /openapi/v1/account beside a raw app on the same server")
-    print(f"{'server':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}")
+    print("   (CPU ms per request: the server's processes / PostgreSQL's)")
+    print(
+        f"{'server':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
+        f" {'cpu ms':>7} {'db ms':>6}"
+    )
     for name in SERVERS:
         with Server(name, "django", env) as server:
             app = wrk(server, endpoints["GET /account"], token, Figure(name), wrk_bin)
@@ -358,13 +399,16 @@ def main() -> None:
         p50 = statistics.median(app.p50_ms) if app.p50_ms else 0
         print(
             f"{name:28} {app.median:8.0f} {app.spread():>11} {raw.median:8.0f} "
-            f"{ratio:7.1%} {p50:7.1f}"
+            f"{ratio:7.1%} {p50:7.1f} {app.server_cpu_ms:7.2f} {app.db_cpu_ms:6.2f}"
         )
     results["serving"] = serving
 
     # 2. endpoints on the production JSON layout
     print(f"\n2. Endpoints on the production JSON server: {JSON_SERVER_NAME}")
-    print(f"{'endpoint':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}")
+    print(
+        f"{'endpoint':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
+        f" {'cpu ms':>7} {'db ms':>6}"
+    )
     ceiling = float(serving[JSON_SERVER_NAME]["ceiling"]["median"])  # type: ignore[index]
     table: dict[str, object] = {}
     with Server(JSON_SERVER_NAME, "django", env) as server:
@@ -377,7 +421,7 @@ def main() -> None:
             p50 = statistics.median(figure.p50_ms) if figure.p50_ms else 0
             print(
                 f"{label:28} {figure.median:8.0f} {figure.spread():>11} {ceiling:8.0f} "
-                f"{ratio:7.1%} {p50:7.1f}"
+                f"{ratio:7.1%} {p50:7.1f} {figure.server_cpu_ms:7.2f} {figure.db_cpu_ms:6.2f}"
             )
     results["endpoints"] = {"server": JSON_SERVER_NAME, "ceiling": ceiling, "rows": table}
 
