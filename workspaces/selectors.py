@@ -103,11 +103,17 @@ def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:
     return membership
 
 
+def _membership_of(account_id: uuid.UUID, workspace_id: uuid.UUID) -> QuerySet[Membership]:
+    memberships = Membership.objects.filter(account_id=account_id, workspace_id=workspace_id)
+    return memberships.only("id")[:1]
+
+
+# The membership check of /apps, describe, runs and forms: compiled once (config/compiled_query.py).
+_MEMBERSHIP = CompiledQuery(_membership_of, uuid.UUID(int=1), uuid.UUID(int=2))
+
+
 def is_member(account: Account, workspace_id: uuid.UUID) -> bool:
-    return (
-        account.is_active
-        and Membership.objects.filter(account=account, workspace_id=workspace_id).exists()
-    )
+    return account.is_active and bool(_MEMBERSHIP.run(account.pk, workspace_id))
 
 
 def member_rows(account: Account, workspace_id: uuid.UUID) -> QuerySet[Membership]:
