@@ -12,10 +12,10 @@ It starts PostgreSQL or Redis if they are down and installs Debian's ``wrk`` if 
    and any sequential scans in their plans.
 
 Each figure is the median of BENCH_REPS runs of wrk (BENCH_SECONDS each, BENCH_CONNECTIONS
-connections), with the spread (min-max), and the CPU each request cost the server's processes and
-PostgreSQL's backends (from /proc, over all runs). One table is printed and the figures are written to
-BENCH_OUTPUT (default ``benchmarks/results.json``). The machine is a shared 2-core VM: compare
-figures within one run.
+connections), with the spread (min-max), and the CPU each request cost the server's processes
+and PostgreSQL's backends (from /proc, over all runs). One table is printed and the figures are
+written to BENCH_OUTPUT (default ``benchmarks/results.json``). The machine is a shared 2-core VM:
+compare figures within one run.
 """
 
 from __future__ import annotations
