@@ -105,3 +105,6 @@ def test_postgresql_prepares_the_statement_once_per_connection(alice, token_for)
             ['%FROM "accounts_accesstoken"%'],
         )
         assert cursor.fetchone()[0] == 1
+    with CaptureQueriesContext(connection) as queries:
+        TOKEN.first(digest)
+    assert f"'{digest}'" in queries[0]["sql"]  # logged with its values, as Django's own are

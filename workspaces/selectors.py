@@ -105,7 +105,7 @@ def membership_get(account: Account, workspace_id: uuid.UUID) -> Membership:
 
 def _membership_of(account_id: uuid.UUID, workspace_id: uuid.UUID) -> QuerySet[Membership]:
     memberships = Membership.objects.filter(account_id=account_id, workspace_id=workspace_id)
-    return memberships.only("id")[:1]
+    return memberships.only("id").order_by()[:1]  # no default ordering: no join
 
 
 # The membership check of /apps, describe, runs and forms: compiled once (config/compiled_query.py).

@@ -23,7 +23,7 @@ import select
 from typing import Any
 
 import psycopg
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from psycopg.pq import Format, TransactionStatus
 from psycopg_pool import ConnectionPool
@@ -34,7 +34,18 @@ TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
 
+class DatabaseOperations(operations.DatabaseOperations):  # type: ignore[misc]
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        # Logged queries only (DEBUG, tests): Django reads a client-binding cursor's own text; a
+        # prepared_cursor() holds $1 placeholders, so compose the query as the client would.
+        if not isinstance(cursor, psycopg.ClientCursor):
+            return str(self.compose_sql(sql, params))
+        return super().last_executed_query(cursor, sql, params)  # type: ignore[no-any-return]
+
+
 class DatabaseWrapper(base.DatabaseWrapper):  # type: ignore[misc]
+    ops_class = DatabaseOperations
+
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         # Django turns psycopg's statement preparing off (for poolers in transaction mode; ours
