@@ -109,8 +109,19 @@ class AccessToken(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "revoked_at"], name="access_token_account_idx"),
-            # /account/sessions pages newest first: read in index order, no sort of every row.
-            models.Index(fields=["account", "-created_at", "id"], name="access_token_sessions_idx"),
+            # /account/sessions reads only rows that can be live (not revoked, digest kept): the
+            # page in index order with a LIMIT, and ``total`` as an index-only range count on
+            # expires_at (a count over the page index was costed above a sequential scan).
+            models.Index(
+                fields=["account", "-created_at", "id"],
+                condition=Q(revoked_at__isnull=True, token_hash__isnull=False),
+                name="access_token_live_page_idx",
+            ),
+            models.Index(
+                fields=["account", "expires_at"],
+                condition=Q(revoked_at__isnull=True, token_hash__isnull=False),
+                name="access_token_live_count_idx",
+            ),
             models.Index(fields=["subject_email", "client_id"], name="access_token_subject_idx"),
         ]
 

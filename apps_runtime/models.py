@@ -91,7 +91,14 @@ class App(models.Model):
     class Meta:
         ordering = ["-updated_at", "-id"]
         indexes = [
-            models.Index(fields=["workspace", "status", "enable_api"], name="app_visible_idx")
+            models.Index(fields=["workspace", "status", "enable_api"], name="app_visible_idx"),
+            # /apps: the servable apps of one workspace, newest first. The page is read in index
+            # order with a LIMIT, and ``total`` is an index-only count of this workspace's entries.
+            models.Index(
+                fields=["workspace", "-updated_at", "-id"],
+                condition=models.Q(enable_api=True, status="normal"),
+                name="app_servable_page_idx",
+            ),
         ]
 
     def __str__(self) -> str:

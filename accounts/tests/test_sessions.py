@@ -136,3 +136,69 @@ def test_external_subject_never_sees_account_sessions(api, alice, token_for):
     assert [r["device_label"] for r in account_rows] == ["acct"]
     account_id = AccessToken.objects.get(token_hash=token_digest(account_token)).id
     assert_envelope(api(sso).delete(f"{URL}/{account_id}"), 404)
+
+
+# The bearer lookup, the count behind ``total``, the page: the same whatever the number of rows.
+SESSIONS_LIST_QUERIES = 3
+
+
+def _bulk_sessions(account, count):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    AccessToken.objects.bulk_create(
+        AccessToken(
+            subject_type=AccessToken.SubjectType.ACCOUNT,
+            subject_email=account.email,
+            subject_issuer="dify:account",
+            account=account,
+            client_id="difyctl",
+            device_label=f"bulk {i}",
+            prefix="dfoa_",
+            token_hash=uuid.uuid4().hex * 2,
+            created_at=now - timedelta(minutes=i + 1),
+            expires_at=now + timedelta(days=1),
+        )
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_query_count_does_not_grow_with_sessions(
+    api, alice, token_for, rows, django_assert_num_queries
+):
+    client = api(token_for(alice))
+    _bulk_sessions(alice, rows - 1)
+    client.get(URL)  # the first request of a token also records its last use
+    with django_assert_num_queries(SESSIONS_LIST_QUERIES):
+        body = client.get(URL).json()
+    assert body["total"] == rows and len(body["data"]) == rows
+
+
+@pytest.mark.shared_services
+def test_total_and_page_can_be_read_from_the_live_session_indexes(api, alice, charlie, token_for):
+    """The partial indexes match the list's filter: the count is an index-only range count and
+    the page is read in index order (no sort of every session)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.plans import plans_with_only
+
+    client = api(token_for(alice))
+    _bulk_sessions(alice, 50)
+    _bulk_sessions(charlie, 50)
+    client.get(URL)
+    with CaptureQueriesContext(connection) as captured:
+        client.get(URL, {"limit": 10})
+    count_sql, page_sql = (q["sql"] for q in captured.captured_queries[-2:])
+    assert "COUNT(*)" in count_sql
+    count_plan, page_plan = plans_with_only(
+        "accounts_accesstoken",
+        ["access_token_live_count_idx", "access_token_live_page_idx"],
+        [count_sql, page_sql],
+    )
+    assert "Index Only Scan using access_token_live_count_idx" in count_plan
+    assert "Index Scan using access_token_live_page_idx" in page_plan
+    assert "Sort" not in page_plan

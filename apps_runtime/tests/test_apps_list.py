@@ -396,3 +396,42 @@ def test_no_n_plus_one(client, acme, alice, django_assert_max_num_queries):
 
 def _tagged_app(acme, alice, n):
     return AppFactory(workspace=acme, author=alice, tags=[f"t{n}", "shared"])
+
+
+# The bearer lookup, the membership check, the count behind ``total``, the page, its tags.
+APPS_LIST_QUERIES = 5
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_query_count_does_not_grow_with_apps(client, acme, alice, rows, django_assert_num_queries):
+    for n in range(rows):
+        _tagged_app(acme, alice, n)
+    client.get(URL, {"workspace_id": str(acme.id)})  # the first request also records last use
+    with django_assert_num_queries(APPS_LIST_QUERIES):
+        body = client.get(URL, {"workspace_id": str(acme.id), "limit": 50}).json()
+    assert body["total"] == rows and len(body["data"]) == rows
+
+
+@pytest.mark.shared_services
+def test_total_and_page_can_be_read_from_the_servable_index(client, acme, alice):
+    """The partial index matches the list's visibility filter: the page is read in index order
+    (no sort of every app) and the count is an index-only count of one workspace's entries."""
+    from tests.plans import plans_with_only
+
+    other = WorkspaceFactory()
+    App.objects.bulk_create(
+        App(workspace=ws, name=f"bulk {n}", mode=AppMode.CHAT)
+        for ws in (acme, other)
+        for n in range(50)
+    )
+    client.get(URL, {"workspace_id": str(acme.id)})
+    with CaptureQueriesContext(connection) as captured:
+        client.get(URL, {"workspace_id": str(acme.id)})
+    count_sql = next(q["sql"] for q in captured.captured_queries if "COUNT(*)" in q["sql"])
+    page_sql = next(q["sql"] for q in captured.captured_queries if "ORDER BY" in q["sql"])
+    count_plan, page_plan = plans_with_only(
+        "apps_runtime_app", ["app_servable_page_idx"], [count_sql, page_sql]
+    )
+    assert "Index Only Scan using app_servable_page_idx" in count_plan
+    assert "Index Scan using app_servable_page_idx" in page_plan
+    assert "Sort" not in page_plan
