@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils import timezone
 from accounts.authentication import Subject
 from accounts.models import AccessToken
 from config.api.errors import ApiError
+from config.api.wire import page_rows
 
 SESSION_NOT_FOUND = "session not found"
 
@@ -29,6 +31,31 @@ def live_sessions(subject: Subject) -> QuerySet[AccessToken]:
         .filter(revoked_at__isnull=True, token_hash__isnull=False, expires_at__gt=timezone.now())
         .order_by("-created_at", "id")
     )
+
+
+# The columns of a /account/sessions row, read as tuples: building a model instance per row cost
+# more than the rest of the row's work.
+SESSION_ROW_COLUMNS = (
+    "id",
+    "prefix",
+    "client_id",
+    "device_label",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+)
+
+
+def live_session_page(
+    subject: Subject, *, page: int, limit: int
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """``total`` and one page of the subject's live sessions, newest first (SESSION_ROW_COLUMNS)."""
+    sessions = live_sessions(subject)
+    total = sessions.count()
+    rows = page_rows(
+        sessions.values_list(*SESSION_ROW_COLUMNS), page=page, limit=limit, total=total
+    )
+    return total, rows
 
 
 def session_get(subject: Subject, session_id: str) -> AccessToken:

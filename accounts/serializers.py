@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import AccessToken, Account
+from accounts.models import Account
 from config.api.wire import MAX_PAGE_LIMIT, iso_z
 
 
@@ -48,14 +48,16 @@ def account_payload(account: Account) -> dict[str, Any]:
     return {"id": str(account.id), "email": account.email, "name": account.display_name()}
 
 
-def session_row(token: AccessToken, *, current_id: Any) -> dict[str, Any]:
+def session_row(row: tuple[Any, ...], *, current_id: Any) -> dict[str, Any]:
+    """A row of ``selectors.live_session_page`` (SESSION_ROW_COLUMNS) on the wire."""
+    token_id, prefix, client_id, device_label, created_at, last_used_at, expires_at = row
     return {
-        "id": str(token.id),
-        "prefix": token.prefix,
-        "client_id": token.client_id,
-        "device_label": token.device_label,
-        "created_at": iso_z(token.created_at),
-        "last_used_at": iso_z(token.last_used_at),
-        "expires_at": iso_z(token.expires_at),
-        "current": token.id == current_id,
+        "id": str(token_id),
+        "prefix": prefix,
+        "client_id": client_id,
+        "device_label": device_label,
+        "created_at": iso_z(created_at),
+        "last_used_at": iso_z(last_used_at),
+        "expires_at": iso_z(expires_at),
+        "current": token_id == current_id,
     }

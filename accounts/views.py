@@ -14,7 +14,7 @@ from accounts.authentication import BearerAPIView
 from accounts.services import access_token_revoke
 from config.api import ratelimit
 from config.api.schema import BEARER_ERRORS, error_responses
-from config.api.wire import page_envelope, page_rows, query_params
+from config.api.wire import page_envelope, query_params
 from workspaces.selectors import TOKEN_WITH_MEMBERSHIPS, memberships_of_caller
 from workspaces.serializers import AccountIdentitySerializer, account_identity
 
@@ -71,11 +71,9 @@ class SessionListView(BearerAPIView):
     def get(self, request: Request) -> Response:
         params = query_params(request, serializers.SessionListQuerySerializer)
         page, limit = params["page"], params["limit"]
-        sessions = selectors.live_sessions(self.subject)
-        total = sessions.count()
+        total, window = selectors.live_session_page(self.subject, page=page, limit=limit)
         current_id = self.subject.token.id
-        window = page_rows(sessions, page=page, limit=limit, total=total)
-        rows = [serializers.session_row(token, current_id=current_id) for token in window]
+        rows = [serializers.session_row(row, current_id=current_id) for row in window]
         return Response(page_envelope(rows, page=page, limit=limit, total=total))
 
 
