@@ -72,7 +72,13 @@ class Account(AbstractBaseUser, PermissionsMixin):
         return self.status == self.Status.ACTIVE
 
     def display_name(self) -> str:
-        return self.name or self.email.split("@", 1)[0]
+        return display_name(self.name, self.email)
+
+
+def display_name(name: str, email: str) -> str:
+    """How an account is shown: its name, else the local part of its email (also for rows read
+    as columns, without an Account instance)."""
+    return name or email.split("@", 1)[0]
 
 
 class AccessToken(models.Model):

@@ -9,12 +9,15 @@ status ``normal`` exist for the API. An app the caller cannot see is ``404 app n
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import CharField, F, Func, QuerySet
 
-from accounts.models import Account
+from accounts.models import Account, display_name
 from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App, AppImport
 from config.api.errors import ApiError
@@ -34,12 +37,41 @@ AMBIGUOUS_LISTED_MAX = 20
 EXTERNAL_ACCESS_MODES = (App.AccessMode.PUBLIC, App.AccessMode.SSO_VERIFIED)
 
 
+@dataclass(frozen=True, slots=True)
+class AppListItem:
+    """A row of an app list, read as columns (no App instance, no prefetch machinery)."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    mode: str
+    updated_at: datetime
+    workspace_id: uuid.UUID
+    workspace_name: str
+    author_name: str | None
+    tags: list[str]
+
+
 @dataclass(frozen=True)
 class AppPage:
-    apps: list[App]
+    apps: list[AppListItem]
     page: int
     limit: int
     total: int
+
+
+# What a list row shows; the author's columns are None when the app has none (LEFT JOIN).
+_LIST_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "mode",
+    "updated_at",
+    "workspace_id",
+    "workspace__name",
+    "author__name",
+    "author__email",
+)
 
 
 def apps_servable() -> QuerySet[App]:
@@ -54,12 +86,45 @@ def apps_permitted_external() -> QuerySet[App]:
     )
 
 
-def _with_list_relations(apps: QuerySet[App]) -> QuerySet[App]:
-    return (
-        apps.select_related("workspace", "author")
-        .prefetch_related("tags")
-        .order_by("-updated_at", "-id")
-    )
+def _list_order(apps: QuerySet[App]) -> QuerySet[App]:
+    return apps.order_by("-updated_at", "-id")
+
+
+def _tag_names(app_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The tag names of each app, by name (one query for the page)."""
+    names: dict[uuid.UUID, list[str]] = defaultdict(list)
+    bindings = App.tags.through.objects.filter(app_id__in=app_ids).order_by("tag__name")
+    for app_id, name in bindings.values_list("app_id", "tag__name"):
+        names[app_id].append(name)
+    return names
+
+
+def _list_items(rows: list[tuple[Any, ...]], *, with_tags: bool) -> list[AppListItem]:
+    tags = _tag_names([row[0] for row in rows]) if with_tags and rows else {}
+    return [
+        AppListItem(
+            id=app_id,
+            name=name,
+            description=description,
+            mode=mode,
+            updated_at=updated_at,
+            workspace_id=workspace_id,
+            workspace_name=workspace_name,
+            author_name=display_name(author_name, author_email) if author_email else None,
+            tags=tags.get(app_id, []),
+        )
+        for (
+            app_id,
+            name,
+            description,
+            mode,
+            updated_at,
+            workspace_id,
+            workspace_name,
+            author_name,
+            author_email,
+        ) in rows
+    ]
 
 
 def _with_describe_relations(apps: QuerySet[App]) -> QuerySet[App]:
@@ -76,19 +141,21 @@ def _name_contains(apps: QuerySet[App], text: str) -> QuerySet[App]:
     return apps.filter(name__icontains=text)
 
 
-def _page(apps: QuerySet[App], *, page: int, limit: int, name: str | None) -> AppPage:
+def _page(
+    apps: QuerySet[App], *, page: int, limit: int, name: str | None, with_tags: bool
+) -> AppPage:
     """One page of ``apps``; a ``name`` that is a UUID looks up that one app instead."""
     app_id = parse_uuid(name) if name else None
     if app_id is not None:
-        found = list(apps.filter(id=app_id)[:1])
+        found = list(apps.filter(id=app_id).values_list(*_LIST_COLUMNS)[:1])
         if found:
-            return AppPage(apps=found, page=1, limit=1, total=1)
+            return AppPage(_list_items(found, with_tags=with_tags), page=1, limit=1, total=1)
         return AppPage(apps=[], page=page, limit=limit, total=0)
     if name:
         apps = _name_contains(apps, name[:NAME_FILTER_PREFIX])
     total = apps.count()
-    rows = page_rows(apps, page=page, limit=limit, total=total)
-    return AppPage(apps=rows, page=page, limit=limit, total=total)
+    rows = page_rows(apps.values_list(*_LIST_COLUMNS), page=page, limit=limit, total=total)
+    return AppPage(_list_items(rows, with_tags=with_tags), page=page, limit=limit, total=total)
 
 
 def app_page_for_account(
@@ -107,23 +174,24 @@ def app_page_for_account(
     """
     if not is_member(account, workspace_id):
         raise ApiError(403, WORKSPACE_MEMBERSHIP_REVOKED)
-    apps = _with_list_relations(apps_servable().filter(workspace_id=workspace_id))
+    apps = _list_order(apps_servable().filter(workspace_id=workspace_id))
     if mode:
         apps = apps.filter(mode=mode)
     if tag:
         # Tag names are unique per workspace, so this join never repeats an app.
         apps = apps.filter(tags__workspace_id=workspace_id, tags__name=tag)
-    return _page(apps, page=page, limit=limit, name=name)
+    return _page(apps, page=page, limit=limit, name=name, with_tags=True)
 
 
 def app_page_permitted_external(
     *, page: int, limit: int, mode: str | None = None, name: str | None = None
 ) -> AppPage:
     """``GET /permitted-external-apps``: public / SSO-verified apps of every workspace."""
-    apps = apps_permitted_external().select_related("workspace").order_by("-updated_at", "-id")
+    apps = _list_order(apps_permitted_external())
     if mode:
         apps = apps.filter(mode=mode)
-    return _page(apps, page=page, limit=limit, name=name)
+    # External subjects see no workspace-internal tags: not even read.
+    return _page(apps, page=page, limit=limit, name=name, with_tags=False)
 
 
 def _ambiguous_name(apps: list[App], more: int) -> ApiError:

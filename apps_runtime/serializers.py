@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from apps_runtime import describe
 from apps_runtime.models import App, AppMode
+from apps_runtime.selectors import AppListItem
 from config.api.wire import MAX_PAGE_LIMIT, iso_z
 
 DESCRIBE_FIELDS = ("info", "parameters", "input_schema")
@@ -168,18 +169,18 @@ def _author_name(app: App) -> str | None:
     return app.author.display_name() if app.author is not None else None
 
 
-def app_list_row(app: App, *, external: bool = False) -> dict[str, Any]:
+def app_list_row(app: AppListItem, *, external: bool = False) -> dict[str, Any]:
     """A list row; external subjects see no workspace-internal tags or author names."""
     return {
         "id": str(app.id),
         "name": app.name,
         "description": app.description,
         "mode": app.mode,
-        "tags": [] if external else _tags(app),
+        "tags": [] if external else [{"name": name} for name in app.tags],
         "updated_at": iso_z(app.updated_at),
-        "created_by_name": None if external else _author_name(app),
+        "created_by_name": None if external else app.author_name,
         "workspace_id": str(app.workspace_id),
-        "workspace_name": app.workspace.name,
+        "workspace_name": app.workspace_name,
     }
 
 
