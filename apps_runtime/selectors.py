@@ -19,9 +19,10 @@ from django.db.models import CharField, F, Func, QuerySet
 
 from accounts.models import Account, display_name
 from apps_runtime.apps import SQLITE_CASEFOLD
-from apps_runtime.models import App, AppImport
+from apps_runtime.models import App, AppImport, Tag
 from config.api.errors import ApiError
 from config.api.wire import page_rows, parse_uuid
+from config.compiled_query import CompiledQuery
 from workspaces.models import APP_EDITOR_ROLES, Membership, Workspace
 from workspaces.selectors import WORKSPACE_NOT_FOUND, is_member
 
@@ -128,9 +129,26 @@ def _list_items(rows: list[tuple[Any, ...]], *, with_tags: bool) -> list[AppList
 
 
 def _with_describe_relations(apps: QuerySet[App]) -> QuerySet[App]:
-    return apps.select_related(
-        "workspace", "author", "model_config", "published_workflow"
-    ).prefetch_related("tags")
+    return apps.select_related("workspace", "author", "model_config", "published_workflow")
+
+
+def _app_by_id(app_id: uuid.UUID) -> QuerySet[App]:
+    return _with_describe_relations(App.objects.filter(id=app_id)).order_by()[:1]
+
+
+def _tags_of(app_id: uuid.UUID) -> QuerySet[Tag]:
+    return Tag.objects.filter(apps__id=app_id).order_by("name")
+
+
+# Describe (and the run and upload routes) look an app up by id on every call; its five-table
+# query cost more to build than to run: compiled once (config/compiled_query.py).
+_APP_BY_ID = CompiledQuery(_app_by_id, uuid.UUID(int=0))
+_TAGS_OF = CompiledQuery(_tags_of, uuid.UUID(int=0))
+
+
+def app_tag_names(app: App) -> list[str]:
+    """The app's tag names, by name."""
+    return [tag.name for tag in _TAGS_OF.run(app.id)]
 
 
 def _name_contains(apps: QuerySet[App], text: str) -> QuerySet[App]:
@@ -213,7 +231,7 @@ def app_get_for_account(
     """
     app_id = parse_uuid(app_ref)
     if app_id is not None:
-        app = _with_describe_relations(App.objects.filter(id=app_id)).first()
+        app = _APP_BY_ID.first(app_id)
         if app is None or not is_member(account, app.workspace_id):
             raise ApiError(404, APP_NOT_FOUND)
         if not app.enable_api or app.status != App.Status.NORMAL:

@@ -6,6 +6,7 @@ themselves are built by the plain functions at the end of this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -161,10 +162,6 @@ class AppDescribeResponseSerializer(serializers.Serializer[Any]):
 # -- payloads ----------------------------------------------------------------------------------
 
 
-def _tags(app: App) -> list[dict[str, str]]:
-    return [{"name": tag.name} for tag in app.tags.all()]
-
-
 def _author_name(app: App) -> str | None:
     return app.author.display_name() if app.author is not None else None
 
@@ -184,13 +181,15 @@ def app_list_row(app: AppListItem, *, external: bool = False) -> dict[str, Any]:
     }
 
 
-def app_describe_info(app: App, *, external: bool = False) -> dict[str, Any]:
+def app_describe_info(
+    app: App, *, external: bool = False, tag_names: Sequence[str] = ()
+) -> dict[str, Any]:
     return {
         "id": str(app.id),
         "name": app.name,
         "mode": app.mode,
         "description": app.description,
-        "tags": [] if external else _tags(app),
+        "tags": [] if external else [{"name": name} for name in tag_names],
         "author": None if external else _author_name(app),
         "updated_at": iso_z(app.updated_at),
         "service_api_enabled": app.enable_api,
@@ -198,10 +197,19 @@ def app_describe_info(app: App, *, external: bool = False) -> dict[str, Any]:
     }
 
 
-def app_describe(app: App, fields: tuple[str, ...], *, external: bool = False) -> dict[str, Any]:
-    """Always the three keys; the blocks not asked for are ``null``."""
+def app_describe(
+    app: App,
+    fields: tuple[str, ...],
+    *,
+    external: bool = False,
+    tag_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Always the three keys; the blocks not asked for are ``null``. ``tag_names``: the app's
+    tags (``selectors.app_tag_names``), shown in ``info`` to account subjects."""
     return {
-        "info": app_describe_info(app, external=external) if "info" in fields else None,
+        "info": app_describe_info(app, external=external, tag_names=tag_names)
+        if "info" in fields
+        else None,
         "parameters": describe.app_parameters(app) if "parameters" in fields else None,
         "input_schema": describe.app_input_schema(app) if "input_schema" in fields else None,
     }

@@ -84,7 +84,8 @@ class AppDescribeView(BearerAPIView):
             self.subject.account, app_id, workspace_id=params.get("workspace_id")
         )
         fields = params.get("fields") or serializers.DESCRIBE_FIELDS
-        return Response(serializers.app_describe(app, fields))
+        tag_names = selectors.app_tag_names(app) if "info" in fields else []
+        return Response(serializers.app_describe(app, fields, tag_names=tag_names))
 
 
 class PermittedExternalAppListView(BearerAPIView):

@@ -403,3 +403,23 @@ def test_describe_query_count_is_bounded(client, echo_workflow, django_assert_ma
     client.get(url(echo_workflow))  # the first request of a token also records its last use
     with django_assert_max_num_queries(5):
         assert client.get(url(echo_workflow)).status_code == 200
+
+
+def test_tags_in_name_order_with_queries_constant_in_their_number(
+    client, echo_workflow, django_assert_num_queries
+):
+    from apps_runtime.services import app_add_tags
+
+    client.get(url(echo_workflow))  # the first request of a token also records its last use
+    with django_assert_num_queries(4) as one_tag:  # token, app, membership, tags
+        body = client.get(url(echo_workflow)).json()
+    assert body["info"]["tags"] == [{"name": "demo"}]
+    app_add_tags(app=echo_workflow, names=["zeta", "alpha", "mid", "beta"])
+    with django_assert_num_queries(len(one_tag.captured_queries)):
+        body = client.get(url(echo_workflow)).json()
+    names = [tag["name"] for tag in body["info"]["tags"]]
+    assert names == ["alpha", "beta", "demo", "mid", "zeta"]
+    # Without the info block, the tags are not read at all.
+    with django_assert_num_queries(3):
+        body = client.get(url(echo_workflow), {"fields": "parameters"}).json()
+    assert body["info"] is None and body["parameters"] is not None
