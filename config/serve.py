@@ -9,7 +9,7 @@ sample configuration). This script starts both, forwards SIGTERM/SIGINT to them 
 as either exits, so a supervisor restarts the pair.
 
 Environment: ``SERVE_HOST`` (127.0.0.1), ``SERVE_WSGI_PORT`` (8000), ``SERVE_ASGI_PORT`` (8001),
-``SERVE_WSGI_WORKERS`` (one per core), ``SERVE_WSGI_THREADS`` (4, gthread workers; 1: sync).
+``SERVE_WSGI_WORKERS`` (two per core), ``SERVE_WSGI_THREADS`` (1: sync workers; more: gthread).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from types import FrameType
 from config.env import env_int, env_str
 
 PY = sys.executable
-JSON_SERVER_NAME = "gunicorn gthread = serve-prod"
+JSON_SERVER_NAME = "gunicorn sync = serve-prod"
 
 
 def wsgi_argv(host: str, port: int | str, workers: int, threads: int) -> list[str]:
@@ -46,12 +46,15 @@ def wsgi_env() -> dict[str, str]:
 
 
 def default_workers() -> int:
-    return os.cpu_count() or 1
+    return 2 * (os.cpu_count() or 1)
 
 
-# Threaded workers keep client connections alive; sync workers close each one after its answer.
-# make bench measured threads ahead of sync workers on this machine (README, Throughput).
-DEFAULT_THREADS = 4
+# Sync workers. make bench measured threaded (gthread) workers ahead when the kernel spread the
+# keep-alive connections over them, and at half speed when one worker got them all (it holds them
+# and runs on one core, the GIL, while the others idle): 1 run in 3. A sync worker takes one
+# connection at a time, so the next one goes to a free worker; behind the proxy, keep-alive to
+# the client is the proxy's.
+DEFAULT_THREADS = 1
 
 
 def main() -> int:
