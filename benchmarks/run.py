@@ -403,7 +403,7 @@ def main() -> None:
     print("\n1. Serving models: GET /openapi/v1/account beside a raw app on the same server")
     print("   (CPU ms per request: the server's processes / PostgreSQL's)")
     print(
-        f"{'server':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
+        f"{'server':34} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
         f" {'cpu ms':>7} {'db ms':>6}"
     )
     for name in SERVERS:
@@ -415,7 +415,7 @@ def main() -> None:
         serving[name] = {"app": app.as_dict(), "ceiling": raw.as_dict(), "ratio": round(ratio, 3)}
         p50 = statistics.median(app.p50_ms) if app.p50_ms else 0
         print(
-            f"{name:28} {app.median:8.0f} {app.spread():>11} {raw.median:8.0f} "
+            f"{name:34} {app.median:8.0f} {app.spread():>11} {raw.median:8.0f} "
             f"{ratio:7.1%} {p50:7.1f} {app.server_cpu_ms:7.2f} {app.db_cpu_ms:6.2f}"
         )
     results["serving"] = serving
@@ -423,7 +423,7 @@ def main() -> None:
     # 2. endpoints on the production JSON layout
     print(f"\n2. Endpoints on the production JSON server: {JSON_SERVER_NAME}")
     print(
-        f"{'endpoint':28} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
+        f"{'endpoint':34} {'req/s':>8} {'spread':>11} {'ceiling':>8} {'ratio':>7} {'p50 ms':>7}"
         f" {'cpu ms':>7} {'db ms':>6}"
     )
     ceiling = float(serving[JSON_SERVER_NAME]["ceiling"]["median"])  # type: ignore[index]
@@ -437,7 +437,7 @@ def main() -> None:
             table[label] = {**figure.as_dict(), "ratio": round(ratio, 3)}
             p50 = statistics.median(figure.p50_ms) if figure.p50_ms else 0
             print(
-                f"{label:28} {figure.median:8.0f} {figure.spread():>11} {ceiling:8.0f} "
+                f"{label:34} {figure.median:8.0f} {figure.spread():>11} {ceiling:8.0f} "
                 f"{ratio:7.1%} {p50:7.1f} {figure.server_cpu_ms:7.2f} {figure.db_cpu_ms:6.2f}"
             )
     results["endpoints"] = {"server": JSON_SERVER_NAME, "ceiling": ceiling, "rows": table}
@@ -445,7 +445,7 @@ def main() -> None:
     # 3. growth
     print("\n3. Growth: the same calls at 100 and 10,000 rows")
     print(
-        f"{'endpoint':28} {'rows':>6} {'req/s':>8} {'spread':>11} {'cpu ms':>7} {'db ms':>6}"
+        f"{'endpoint':34} {'rows':>6} {'req/s':>8} {'spread':>11} {'cpu ms':>7} {'db ms':>6}"
         f" {'queries':>8}  seq scans"
     )
     calls = []
@@ -466,7 +466,7 @@ def main() -> None:
             scans = ", ".join(plan["seq_scans"]) or "none"
             label, rows = key.split()
             print(
-                f"{'GET /' + label:28} {rows:>6} {figure.median:8.0f} {figure.spread():>11} "
+                f"{'GET /' + label:34} {rows:>6} {figure.median:8.0f} {figure.spread():>11} "
                 f"{figure.server_cpu_ms:7.2f} {figure.db_cpu_ms:6.2f} {plan['queries']:8}  {scans}"
             )
     results["growth"] = growth
