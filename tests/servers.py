@@ -72,11 +72,11 @@ def _free_port() -> int:
 
 
 def _start(env: dict[str, str], wsgi: bool) -> Server:
-    if wsgi:  # make serve-prod's JSON side: gunicorn threads, persistent connections
+    if wsgi:  # make serve-prod's JSON side: gunicorn workers, persistent connections
         from config.serve import DEFAULT_THREADS, wsgi_argv, wsgi_env
 
         port = _free_port()
-        argv = wsgi_argv("127.0.0.1", port, 1, DEFAULT_THREADS)
+        argv = wsgi_argv("127.0.0.1", port, 2, DEFAULT_THREADS)
         env = {**wsgi_env(), **env}
     else:
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0"]
