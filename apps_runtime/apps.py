@@ -29,9 +29,10 @@ class AppsRuntimeConfig(AppConfig):
         connection_created.connect(_register_sqlite_functions)
         register_task("expired run event streams purged", event_logs_purge)
 
-        from apps_runtime.runs.services import runs_fail_stale
+        from apps_runtime.runs.services import runs_fail_stale, runs_resume_retry
 
         register_task("stale runs failed", runs_fail_stale)
+        register_task("answered paused runs resubmitted", runs_resume_retry)
         register_task("expired pending DSL imports dropped", _import_pending_expire)
 
         from apps_runtime.forms.services import forms_expire_overdue

@@ -117,7 +117,8 @@ def run_resume(form: HumanInputForm, *, timed_out: bool) -> None:
         "values": {} if timed_out else dict(form.values),
         "timed_out": timed_out,
     }
-    run.save(update_fields=["resume_input"])
+    run.resume_requested_at = timezone.now()
+    run.save(update_fields=["resume_input", "resume_requested_at"])
     run_id = run.pk
     transaction.on_commit(lambda: _resume_submit(run_id))
 
@@ -132,9 +133,9 @@ def _resume_submit(run_id: uuid.UUID) -> None:
     try:
         get_executor().submit("resume", run_id)
     except ExecutorFull:
-        # The answer is saved on the run; it stays paused-with-input until an executor takes
-        # it (the run's stream shows nothing more until then). Log loudly: capacity is short.
-        logger.error("run %s: no executor capacity for the resume job", run_id)
+        # The answer is saved on the run; housekeeping submits the job again (runs_resume_retry)
+        # and the run's stream shows nothing more until then. Log loudly: capacity is short.
+        logger.error("run %s: no executor capacity for the resume job; retried later", run_id)
 
 
 def resume_event(run: Run, resume: Any) -> dict[str, Any]:

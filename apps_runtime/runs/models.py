@@ -82,6 +82,9 @@ class Run(models.Model):
     # What the next resume job applies (a form submission or a timeout), written by whoever
     # submits the resume; cleared by the job.
     resume_input = models.JSONField(null=True, blank=True)
+    # When resume_input was written and its job submitted; housekeeping submits the job again
+    # when the run is still paused with it RUN_STALE_SECONDS later (a full queue, a lost process).
+    resume_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -267,5 +267,29 @@ def runs_fail_stale() -> int:
     return count
 
 
+def runs_resume_retry() -> int:
+    """Housekeeping: a paused run holding an answer whose resume job has not claimed it within
+    ``RUN_STALE_SECONDS`` (the executor's queue was full, or the process that took the job died
+    before starting it) gets the job submitted again. The job claims the run once, so a second
+    submission of a job still waiting does nothing."""
+    from apps_runtime.runs.executor import ExecutorFull, get_executor
+
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    waiting = Run.objects.filter(
+        status=Run.Status.PAUSED, resume_input__isnull=False, resume_requested_at__lt=cutoff
+    ).order_by("resume_requested_at")
+    count = 0
+    for run_id in list(waiting.values_list("id", flat=True)[:100]):
+        try:
+            get_executor().submit("resume", run_id)
+        except ExecutorFull:
+            logger.error("run %s: still no executor capacity for the resume job", run_id)
+            break
+        Run.objects.filter(pk=run_id).update(resume_requested_at=now)
+        count += 1
+    return count
+
+
 def is_chat_family(mode: str) -> bool:
     return mode in CHAT_MODES or mode == AppMode.COMPLETION

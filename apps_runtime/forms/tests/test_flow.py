@@ -183,6 +183,45 @@ def test_expiry_leaves_through_timeout_or_fails(acme, alice, token, settings, ti
     assert HumanInputForm.objects.get(run_id=run.pk).status == "timeout"
 
 
+def test_an_answer_no_executor_could_take_is_resubmitted_by_housekeeping(
+    acme, alice, token, client, monkeypatch, settings
+):
+    from apps_runtime.runs.executor import ExecutorFull, get_executor
+
+    app = graphs.review_app(acme)
+    required = run_until_pause(app, token, subject="the queue")
+    executor = get_executor()
+    real_submit = executor.submit
+
+    def full(kind: str, run_id: Any) -> None:
+        raise ExecutorFull()
+
+    monkeypatch.setattr(executor, "submit", full)
+    submit(client, app, required["data"]["form_token"], "approve", note="when there is room")
+    run = Run.objects.get(pk=required["task_id"])
+    assert run.status == "paused" and run.resume_input is not None
+    monkeypatch.setattr(executor, "submit", real_submit)
+
+    # Not before RUN_STALE_SECONDS: a job may still be waiting in a queue.
+    assert housekeeping.run_once()["answered paused runs resubmitted"] == 0
+    assert Run.objects.get(pk=run.pk).status == "paused"
+    overdue = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS + 1)
+    Run.objects.filter(pk=run.pk).update(resume_requested_at=overdue)
+    assert housekeeping.run_once()["answered paused runs resubmitted"] == 1
+
+    events = follow(app, token, required["workflow_run_id"])
+    names = [e["event"] for e in events]
+    assert names.count("workflow_started") == 1 and names[1] == "human_input_form_filled"
+    assert events[1]["data"]["action_id"] == "approve"
+    assert events[-1]["event"] == "workflow_finished"
+    assert events[-1]["data"]["status"] == "succeeded"
+    run = Run.objects.get(pk=run.pk)
+    assert run.status == "succeeded" and run.resume_input is None
+    # A finished run is not submitted again.
+    Run.objects.filter(pk=run.pk).update(resume_requested_at=overdue)
+    assert housekeeping.run_once()["answered paused runs resubmitted"] == 0
+
+
 def test_an_advanced_chat_run_resumes_to_workflow_finished_then_message_end(
     acme, alice, token, client
 ):
