@@ -148,9 +148,11 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
 def live_token_queryset(digest: str) -> QuerySet[AccessToken]:
     """The live (unrevoked) token with this digest, and its account: the base of every
     ``BearerQuery``."""
-    # token_hash is unique: no ordering (the model's default would sort the one row).
+    # token_hash is unique: no ordering (the model's default would sort the one row). The
+    # account's password hash is never needed to serve a bearer call: it is not read.
     return (
         AccessToken.objects.select_related("account")
+        .defer("account__password")
         .filter(token_hash=digest, revoked_at__isnull=True)
         .order_by()[:1]
     )

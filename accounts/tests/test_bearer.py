@@ -204,3 +204,16 @@ def test_account_read_limit_is_per_subject_key(api, alice, token_for, settings):
     assert_envelope(response, 429, code="too_many_requests", message="rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert api(token_for(external_email=alice.email)).get(ACCOUNT_URL).status_code == 200
+
+
+def test_bearer_calls_never_read_the_password_hash(api, alice, token_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(token_for(alice))
+    client.get(ACCOUNT_URL)  # the once-a-minute last_used_at write
+    for path in (ACCOUNT_URL, "/openapi/v1/workspaces", "/openapi/v1/account/sessions"):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(path).status_code == 200
+        assert queries.captured_queries
+        assert not [q for q in queries.captured_queries if "password" in q["sql"]], path
