@@ -65,20 +65,22 @@ def _drain(stream: IO[str], log: list[str], port_found: threading.Event, box: li
             port_found.set()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server started by a test."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def _start(env: dict[str, str], wsgi: bool) -> Server:
+    port: int | None = None
     if wsgi:  # make serve-prod's JSON side: gunicorn workers, persistent connections
         from config.serve import DEFAULT_THREADS, wsgi_argv, wsgi_env
 
-        port = _free_port()
+        port = free_port()
         argv = wsgi_argv("127.0.0.1", port, 2, DEFAULT_THREADS)
         env = {**wsgi_env(), **env}
-    else:
+    else:  # daphne picks its own port and says which
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0"]
         argv.append("config.asgi:application")
     process = subprocess.Popen(
@@ -86,15 +88,15 @@ def _start(env: dict[str, str], wsgi: bool) -> Server:
     )
     log: list[str] = []
     found = threading.Event()
-    box: list[int] = [port] if wsgi else []
-    if wsgi:
-        found.set()
+    box: list[int] = []
     assert process.stdout is not None
     threading.Thread(target=_drain, args=(process.stdout, log, found, box), daemon=True).start()
-    if not found.wait(timeout=30):
-        process.kill()
-        raise RuntimeError("daphne did not start:\n" + "".join(log))
-    server = Server(process, box[0], log)
+    if port is None:
+        if not found.wait(timeout=30):
+            process.kill()
+            raise RuntimeError("daphne did not start:\n" + "".join(log))
+        port = box[0]
+    server = Server(process, port, log)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = (ROOT / ".venv").resolve()
@@ -86,15 +87,9 @@ def prepared(clone: Path) -> Path:
     return clone
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(prepared: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=prepared,

@@ -10,7 +10,6 @@ violate the documented response schema.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = float(os.environ.get("LIVE_FUZZ_SECONDS", "25"))
 EXAMPLES_PER_OPERATION = 6
@@ -38,12 +39,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _database_env() -> dict[str, str]:
@@ -58,7 +53,7 @@ def _database_env() -> dict[str, str]:
 
 @pytest.fixture
 def live_daphne(transactional_db, settings):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **_database_env(),

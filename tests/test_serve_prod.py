@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(url: str, deadline: float) -> httpx.Response:
@@ -31,7 +26,7 @@ def _wait_for(url: str, deadline: float) -> httpx.Response:
 
 
 def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
-    wsgi_port, asgi_port = _free_port(), _free_port()
+    wsgi_port, asgi_port = free_port(), free_port()
     env = {
         **os.environ,
         "SECRET_KEY": "serve-prod-test",

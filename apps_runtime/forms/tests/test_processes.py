@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from apps_runtime.forms.tests import graphs
 from apps_runtime.runs.tests.helpers import events_path, sse_call
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
 
@@ -27,15 +27,9 @@ ROOT = Path(__file__).resolve().parents[3]
 ASGI_APP = "config.asgi:application"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), ASGI_APP],

@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from django.db import connection
 
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.tests.test_run_e2e import _advanced_chat_with_llm
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
 
@@ -30,15 +30,9 @@ STALE_SECONDS = 3
 HOUSEKEEPING_SECONDS = 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Daphne:
     def __init__(self, env: dict[str, str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [
