@@ -276,8 +276,10 @@ def runs_resume_retry() -> int:
 
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    # No resume_requested_at: answered before the column existed, so long overdue.
+    overdue = Q(resume_requested_at__lt=cutoff) | Q(resume_requested_at__isnull=True)
     waiting = Run.objects.filter(
-        status=Run.Status.PAUSED, resume_input__isnull=False, resume_requested_at__lt=cutoff
+        overdue, status=Run.Status.PAUSED, resume_input__isnull=False
     ).order_by("resume_requested_at")
     count = 0
     for run_id in list(waiting.values_list("id", flat=True)[:100]):

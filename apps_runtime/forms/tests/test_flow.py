@@ -207,6 +207,11 @@ def test_an_answer_no_executor_could_take_is_resubmitted_by_housekeeping(
     assert Run.objects.get(pk=run.pk).status == "paused"
     overdue = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS + 1)
     Run.objects.filter(pk=run.pk).update(resume_requested_at=overdue)
+    monkeypatch.setattr(executor, "submit", full)  # still full: tried, kept for the next round
+    assert housekeeping.run_once()["answered paused runs resubmitted"] == 0
+    monkeypatch.setattr(executor, "submit", real_submit)
+    # An answer saved before runs recorded when (no resume_requested_at) is overdue too.
+    Run.objects.filter(pk=run.pk).update(resume_requested_at=None)
     assert housekeeping.run_once()["answered paused runs resubmitted"] == 1
 
     events = follow(app, token, required["workflow_run_id"])
