@@ -25,6 +25,11 @@ class _Caller(Protocol):
     email: str
 
 
+class _BearerCaller(_Caller, Protocol):
+    account: Account | None
+    token: Any  # its AccessToken
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who made a write. ``name`` is the email of a person, or the command an operator ran."""
@@ -92,6 +97,21 @@ def audit_record(
         event.details,
     )
     return event
+
+
+def audit_by_subject(
+    action: str, subject: _BearerCaller, *, ip: str = "", **details: Any
+) -> AuditEvent:
+    """:func:`audit_record` of a write made by a bearer-authenticated caller: the subject as
+    actor, its account and the token it used."""
+    return audit_record(
+        action,
+        actor=Actor.of_subject(subject),
+        account=subject.account,
+        token_id=subject.token.id,
+        ip=ip,
+        **details,
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import Actor, audit_record
+from accounts.audit import audit_by_subject
 from accounts.authentication import Subject
 from apps_runtime.models import App
 from config.api.errors import ApiError
@@ -77,11 +77,9 @@ def upload_file_create(
     try:
         with transaction.atomic():
             upload.save(force_insert=True)
-            audit_record(
+            audit_by_subject(
                 "upload_file.created",
-                actor=Actor.of_subject(subject),
-                account=subject.account,
-                token_id=subject.token.id,
+                subject,
                 ip=ip,
                 upload_id=upload.id,
                 app_id=app.id,

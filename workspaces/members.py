@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.audit import Actor, audit_record
+from accounts.audit import Actor, audit_by_subject, audit_record
 from accounts.authentication import Subject
 from accounts.models import Account
 from config.api.errors import ApiError
@@ -86,17 +86,6 @@ def _target(workspace_id: uuid.UUID, member_id: uuid.UUID) -> Membership:
     return target
 
 
-def _audit(action: str, subject: Subject, ip: str, **details: object) -> None:
-    audit_record(
-        action,
-        actor=Actor.of_subject(subject),
-        account=subject.account,
-        token_id=subject.token.id,
-        ip=ip,
-        **details,
-    )
-
-
 def member_invite(
     subject: Subject, workspace_id: uuid.UUID, *, email: str, role: str, ip: str = ""
 ) -> InviteResult:
@@ -135,10 +124,10 @@ def member_invite(
                     created_at=now,
                     expires_at=now + timedelta(seconds=settings.MEMBER_INVITATION_TTL_SECONDS),
                 )
-            _audit(
+            audit_by_subject(
                 "member.invited",
                 subject,
-                ip,
+                ip=ip,
                 workspace_id=workspace_id,
                 member_id=account.id,
                 member_email=account.email,
@@ -170,10 +159,10 @@ def member_set_role(
         if before != role:
             Membership.objects.filter(pk=target.pk).update(role=role)
             target.role = role
-            _audit(
+            audit_by_subject(
                 "member.role_changed",
                 subject,
-                ip,
+                ip=ip,
                 workspace_id=workspace_id,
                 member_id=member_id,
                 before=before,
@@ -197,10 +186,10 @@ def member_remove(
         Invitation.objects.filter(
             workspace_id=workspace_id, account_id=member_id, accepted_at__isnull=True
         ).delete()
-        _audit(
+        audit_by_subject(
             "member.removed",
             subject,
-            ip,
+            ip=ip,
             workspace_id=workspace_id,
             member_id=member_id,
             member_email=target.account.email,

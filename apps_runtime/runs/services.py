@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import Actor, audit_record
+from accounts.audit import Actor, audit_by_subject, audit_record
 from accounts.authentication import Subject
 from apps_runtime.models import CHAT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import wire
@@ -88,11 +88,9 @@ def run_start(
                 created_at=run.created_at,
             )
         # Contract §5.15 names this record app.run.openapi; ours are <entity>.<event>.
-        audit_record(
+        audit_by_subject(
             "run.started",
-            actor=Actor.of_subject(subject),
-            account=subject.account,
-            token_id=subject.token.id,
+            subject,
             ip=ip,
             app_id=str(app.id),
             tenant_id=str(app.workspace_id),

@@ -11,7 +11,7 @@ import uuid
 
 from django.db import transaction
 
-from accounts.audit import Actor, audit_record
+from accounts.audit import audit_by_subject
 from accounts.authentication import Subject
 from apps_runtime.dsl import DslError, app_export_dsl
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
@@ -42,11 +42,9 @@ def app_export_for_subject(
     except DslError as exc:
         raise ApiError(409, exc.message, code="app_not_exportable") from None
     with transaction.atomic():
-        audit_record(
+        audit_by_subject(
             "app.exported",
-            actor=Actor.of_subject(subject),
-            account=subject.account,
-            token_id=subject.token.id,
+            subject,
             ip=ip,
             app_id=app.id,
             workspace_id=app.workspace_id,
