@@ -37,12 +37,15 @@ class Server:
 
 def _server_env(overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
+    params = connection.settings_dict
     if connection.vendor == "postgresql":
-        params = connection.settings_dict
         env["DATABASE_URL"] = (
             f"postgres://{params['USER']}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
             f"/{params['NAME']}"
         )
+    else:  # the test database is a file the servers open too
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(params["NAME"])
     env.update(
         {
             "TESTING": "1",

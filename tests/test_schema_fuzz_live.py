@@ -10,15 +10,10 @@ violate the documented response schema.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -27,9 +22,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.servers import free_port
+from tests.servers import servers
 
-ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = float(os.environ.get("LIVE_FUZZ_SECONDS", "25"))
 EXAMPLES_PER_OPERATION = 6
 REQUEST_TIMEOUT = 10
@@ -41,68 +35,18 @@ CHECKS = [
 ]
 
 
-def _database_env() -> dict[str, str]:
-    """Point the server at this test's database (its rows are committed: transactional_db)."""
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "postgresql":
-        s = connection.settings_dict
-        auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-        return {"DATABASE_URL": f"postgres://{auth}@{s['HOST']}:{s['PORT']}/{name}"}
-    return {"SQLITE_PATH": str(name), "DATABASE_URL": ""}
-
-
 @pytest.fixture
-def live_daphne(transactional_db, settings):
-    port = free_port()
-    env = {
-        **os.environ,
-        **_database_env(),
-        "SECRET_KEY": "live-fuzz-secret",
-        "DEBUG": "0",
-        "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
-        "OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE": "0",
-        "RATE_LIMIT_KEY_PREFIX": settings.RATE_LIMIT_KEY_PREFIX,
-        "LOG_LEVEL": "ERROR",
-    }
-    env.pop("TESTING", None)
-    if not env["DATABASE_URL"]:
-        env.pop("DATABASE_URL")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(base + "/openapi/v1/_health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "daphne did not start within 30 s"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def live_daphne(transactional_db):
+    """A production-like daphne (TESTING and DEBUG off, rate limits off) on this test's database
+    (its rows are committed: transactional_db)."""
+    with servers(
+        1,
+        TESTING="0",
+        DEBUG="0",
+        OPENAPI_RATE_LIMIT_PER_TOKEN="0",
+        OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE="0",
+    ) as (server,):
+        yield server.base
 
 
 @pytest.mark.usefixtures("bob")
