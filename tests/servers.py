@@ -34,6 +34,16 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         self.log = log
 
+    def stop(self) -> None:
+        """Terminate (SIGTERM, as a supervisor would) and wait; kill if it lingers."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
 
 def _server_env(overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
@@ -51,7 +61,8 @@ def _server_env(overrides: dict[str, str]) -> dict[str, str]:
             "TESTING": "1",
             "SECRET_KEY": settings.SECRET_KEY,
             "RATE_LIMIT_KEY_PREFIX": settings.RATE_LIMIT_KEY_PREFIX,
-            "LOG_LEVEL": "INFO",
+            "EVENT_LOG_KEY_PREFIX": settings.EVENT_LOG_KEY_PREFIX,
+            "LOG_LEVEL": "INFO",  # daphne says its port at INFO
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -115,7 +126,8 @@ def _start(env: dict[str, str], wsgi: bool) -> Server:
 @contextmanager
 def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator[list[Server]]:
     """``count`` daphne processes (``wsgi``: gunicorn, as serve-prod runs the JSON API) on the
-    test database and cache, stopped afterwards."""
+    test database, cache and event log, stopped afterwards. ``overrides`` are environment
+    variables; ``TESTING="false"`` gives servers their housekeeping thread."""
     env = _server_env(overrides)
     started: list[Server] = []
     try:
@@ -124,9 +136,7 @@ def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator
         yield started
     finally:
         for server in started:
-            server.process.terminate()
+            if server.process.poll() is None:
+                server.process.terminate()
         for server in started:
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
+            server.stop()

@@ -9,91 +9,37 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from django.db import connection
 
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.tests.test_run_e2e import _advanced_chat_with_llm
-from tests.servers import free_port
+from tests.servers import Server, servers
 
 pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[3]
 STALE_SECONDS = 3
 HOUSEKEEPING_SECONDS = 1
 
 
-class Daphne:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base + "/openapi/v1/_health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("daphne did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
-
 @pytest.fixture
-def servers(settings, llm_server):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": "two-processes-test",
-        "EVENT_LOG_KEY_PREFIX": settings.EVENT_LOG_KEY_PREFIX,
-        "RATE_LIMIT_KEY_PREFIX": settings.RATE_LIMIT_KEY_PREFIX,
-        "OPENAI_BASE_URL": llm_server.url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAPI_RATE_LIMIT_PER_TOKEN": "0",
-        "RUN_HEARTBEAT_SECONDS": "1",
-        "RUN_STALE_SECONDS": str(STALE_SECONDS),
-        "HOUSEKEEPING_SECONDS": str(HOUSEKEEPING_SECONDS),
-        "DB_POOL_MAX": "4",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("TESTING", None)
-    started: list[Daphne] = []
-    try:
-        started.append(Daphne(env))
-        started.append(Daphne(env))
-        yield started[0], started[1]
-    finally:
-        for server in started:
-            server.stop()
+def pair(llm_server: Any) -> Iterator[list[Server]]:
+    with servers(
+        2,
+        TESTING="false",  # housekeeping runs, as in production
+        OPENAI_BASE_URL=llm_server.url,
+        OPENAI_API_KEY="sk-test",
+        OPENAPI_RATE_LIMIT_PER_TOKEN="0",
+        RUN_HEARTBEAT_SECONDS="1",
+        RUN_STALE_SECONDS=str(STALE_SECONDS),
+        HOUSEKEEPING_SECONDS=str(HOUSEKEEPING_SECONDS),
+        DB_POOL_MAX="4",
+    ) as started:
+        yield started
 
 
 class Reader:
@@ -125,9 +71,9 @@ def _has(name: str):
 
 
 def test_run_on_one_process_reattach_and_stop_through_the_other(
-    servers, acme, alice, token_for, llm_server
+    pair, acme, alice, token_for, llm_server
 ):
-    first, second = servers
+    first, second = pair
     app = _advanced_chat_with_llm(acme)
     token = token_for(alice)
     headers = {"Authorization": f"Bearer {token}"}
@@ -175,9 +121,9 @@ def test_run_on_one_process_reattach_and_stop_through_the_other(
 
 
 def test_killing_the_running_process_fails_the_run_on_the_others_stream(
-    servers, acme, alice, token_for, llm_server
+    pair, acme, alice, token_for, llm_server
 ):
-    first, second = servers
+    first, second = pair
     app = _advanced_chat_with_llm(acme)
     token = token_for(alice)
     headers = {"Authorization": f"Bearer {token}"}
@@ -201,7 +147,7 @@ def test_killing_the_running_process_fails_the_run_on_the_others_stream(
             ) as other:
                 attached = Reader(other)
                 await attached.until(_has("message"))
-                os.kill(first.proc.pid, signal.SIGKILL)
+                os.kill(first.process.pid, signal.SIGKILL)
                 killed_at = time.monotonic()
                 await asyncio.wait_for(attached.until(_has("error")), 30)
                 return attached.events, time.monotonic() - killed_at
