@@ -18,13 +18,16 @@ round trip.
 
 from __future__ import annotations
 
+import functools
 import logging
 import select
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from django.db.backends.postgresql import base, operations
-from django.db.backends.postgresql.psycopg_any import register_tzloader
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader, register_tzloader
+from psycopg.adapt import AdaptersMap
 from psycopg.pq import Format, TransactionStatus
 from psycopg_pool import ConnectionPool
 
@@ -32,6 +35,33 @@ logger = logging.getLogger("difyapi.db")
 
 TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+
+
+class UtcTimestamptzLoader(BaseTzLoader):  # type: ignore[misc]
+    """Django's ``timestamptz`` loader for a connection in UTC, parsing in C.
+
+    Django's loader parses each value in Python (psycopg's pure-Python parser: it cannot use the C
+    one, which it must subclass), about a fifth of the CPU of a page of 100 sessions. PostgreSQL's
+    ISO output (``2026-11-29 21:00:00.123456+00``) is what ``datetime.fromisoformat`` reads; the
+    result is the same aware UTC datetime. Anything else (BC years, ``infinity``) goes to
+    Django's loader, which decides as before.
+    """
+
+    timezone = UTC
+
+    def load(self, data: Any) -> datetime:
+        try:
+            value = datetime.fromisoformat(str(data, "ascii"))
+        except ValueError:
+            return super().load(data)  # type: ignore[no-any-return]
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+@functools.lru_cache
+def _utc_adapters(template: AdaptersMap) -> AdaptersMap:
+    adapters = AdaptersMap(template)
+    adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+    return adapters
 
 
 class DatabaseOperations(operations.DatabaseOperations):  # type: ignore[misc]
@@ -53,6 +83,11 @@ class DatabaseWrapper(base.DatabaseWrapper):  # type: ignore[misc]
         # bind on the client: this prepares exactly the prepared_cursor() statements, at once.
         if params.get("prepare_threshold") is None:
             params["prepare_threshold"] = 0
+        # Django's adapters load timestamptz in the connection's zone; for UTC, ours does the same
+        # faster (the cursor-level check in create_cursor() still sees UTC and adds nothing).
+        context = params.get("context")
+        if context is not None and self.timezone is UTC:
+            params["context"] = _utc_adapters(context)
         return params
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
