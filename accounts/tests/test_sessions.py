@@ -202,3 +202,46 @@ def test_total_and_page_can_be_read_from_the_live_session_indexes(api, alice, ch
     assert "Index Only Scan using access_token_live_count_idx" in count_plan
     assert "Index Scan using access_token_live_page_idx" in page_plan
     assert "Sort" not in page_plan
+
+
+@pytest.mark.shared_services
+def test_an_sso_identitys_sessions_are_read_through_an_index(api, alice, token_for):
+    """External (dfoe_) callers have no account to key on: their count and page filter on email
+    and issuer, which the live-per-device unique index leads with; no sequential scan."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tests.plans import plans_with_only
+
+    issuer = "https://idp.example.com"
+    client = api(token_for(external_email="sso@partner.example", external_issuer=issuer))
+    now = timezone.now()
+    AccessToken.objects.bulk_create(
+        AccessToken(
+            subject_type=AccessToken.SubjectType.EXTERNAL_SSO,
+            subject_email=email,
+            subject_issuer=issuer,
+            client_id="difyctl",
+            device_label=f"bulk {i}",
+            prefix="dfoe_",
+            token_hash=uuid.uuid4().hex * 2,
+            created_at=now - timedelta(minutes=i + 1),
+            expires_at=now + timedelta(days=1),
+        )
+        for email in ("sso@partner.example", "other@partner.example")
+        for i in range(40)
+    )
+    _bulk_sessions(alice, 40)
+    client.get(URL)
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get(URL, {"limit": 10}).json()
+    assert body["total"] == 41 and len(body["data"]) == 10
+    count_sql, page_sql = (q["sql"] for q in captured.captured_queries[-2:])
+    assert "COUNT(*)" in count_sql and "subject_issuer" in page_sql
+    kept = ["uq_access_token_live_per_device"]  # a partial unique index, not a table constraint
+    for plan in plans_with_only("accounts_accesstoken", kept, [count_sql, page_sql]):
+        assert "Seq Scan" not in plan, plan
+        assert "uq_access_token_live_per_device" in plan, plan
