@@ -131,7 +131,8 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
     now = timezone.now()
     # No select_related("account"): a poll that waited on the approval's row lock gets the new
     # grant row, but PostgreSQL keeps joined rows of unlocked tables from before the wait, so the
-    # approving account would read as missing. It is read below, in its own statement.
+    # approving account would read as missing. ``grant.account`` below reads it in its own
+    # statement, after the lock is held.
     grant = DeviceGrant.objects.select_for_update().filter(device_code_hash=digest).first()
     if grant is None or grant.status == Status.CONSUMED or grant.is_expired(now):
         return PollError("expired_token")
@@ -156,7 +157,7 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
     if grant.decision != Status.APPROVED:
         grant.save(update_fields=fields)
         return PollError("access_denied")
-    account = Account.objects.filter(pk=grant.account_id).first() if grant.account_id else None
+    account = grant.account
     if account is None or not account.is_active:
         grant.save(update_fields=fields)
         logger.warning("device grant %s: the approving account is gone or disabled", grant.id)
