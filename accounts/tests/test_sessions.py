@@ -142,21 +142,34 @@ def test_external_subject_never_sees_account_sessions(api, alice, token_for):
 SESSIONS_LIST_QUERIES = 3
 
 
-def _bulk_sessions(account, count):
+def _bulk_sessions(account, count, *, sso_email=None, sso_issuer=None):
+    """``count`` live sessions of ``account``, or (``account`` None) of the SSO identity
+    ``sso_email`` at ``sso_issuer``; each older than the last."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     now = timezone.now()
+    if account is not None:
+        subject = {
+            "subject_type": AccessToken.SubjectType.ACCOUNT,
+            "subject_email": account.email,
+            "subject_issuer": "dify:account",
+            "prefix": "dfoa_",
+        }
+    else:
+        subject = {
+            "subject_type": AccessToken.SubjectType.EXTERNAL_SSO,
+            "subject_email": sso_email,
+            "subject_issuer": sso_issuer,
+            "prefix": "dfoe_",
+        }
     AccessToken.objects.bulk_create(
         AccessToken(
-            subject_type=AccessToken.SubjectType.ACCOUNT,
-            subject_email=account.email,
-            subject_issuer="dify:account",
+            **subject,
             account=account,
             client_id="difyctl",
             device_label=f"bulk {i}",
-            prefix="dfoa_",
             token_hash=uuid.uuid4().hex * 2,
             created_at=now - timedelta(minutes=i + 1),
             expires_at=now + timedelta(days=1),
@@ -208,32 +221,15 @@ def test_total_and_page_can_be_read_from_the_live_session_indexes(api, alice, ch
 def test_an_sso_identitys_sessions_are_read_through_an_index(api, alice, token_for):
     """External (dfoe_) callers have no account to key on: their count and page filter on email
     and issuer, which the live-per-device unique index leads with; no sequential scan."""
-    from datetime import timedelta
-
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
 
     from tests.plans import plans_with_only
 
     issuer = "https://idp.example.com"
     client = api(token_for(external_email="sso@partner.example", external_issuer=issuer))
-    now = timezone.now()
-    AccessToken.objects.bulk_create(
-        AccessToken(
-            subject_type=AccessToken.SubjectType.EXTERNAL_SSO,
-            subject_email=email,
-            subject_issuer=issuer,
-            client_id="difyctl",
-            device_label=f"bulk {i}",
-            prefix="dfoe_",
-            token_hash=uuid.uuid4().hex * 2,
-            created_at=now - timedelta(minutes=i + 1),
-            expires_at=now + timedelta(days=1),
-        )
-        for email in ("sso@partner.example", "other@partner.example")
-        for i in range(40)
-    )
+    for email in ("sso@partner.example", "other@partner.example"):
+        _bulk_sessions(None, 40, sso_email=email, sso_issuer=issuer)
     _bulk_sessions(alice, 40)
     client.get(URL)
     with CaptureQueriesContext(connection) as captured:
