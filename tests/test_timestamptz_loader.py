@@ -11,8 +11,10 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.utils import timezone
+from psycopg.pq import Format
 
 from accounts.models import AccessToken
+from config.postgres.base import TIMESTAMPTZ_OID, UtcTimestamptzLoader
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +48,13 @@ def _read(literal: str, *, djangos: bool) -> datetime:
         row = cursor.fetchone()
         assert row is not None
         return row[0]  # type: ignore[no-any-return]
+
+
+def test_connections_load_timestamps_with_ours() -> None:
+    """Otherwise the comparisons below would compare Django's loader with itself."""
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+    assert loader is UtcTimestamptzLoader
 
 
 @pytest.mark.parametrize("literal", LITERALS)
