@@ -17,6 +17,9 @@ Scripting (each call sets the reply for every following request; ``once=True`` q
 the next request only, queued replies are used first and in order):
 
 - ``answer(text, usage=(prompt, completion), chunks=[...])`` — stream ``text`` in several chunks;
+- ``answer_tool_calls([(name, arguments_dict_or_json_text), ...], text="")`` — call tools: stream
+  each call's ``id`` and name, then its arguments in fragments (``delta.tool_calls``), finish
+  ``tool_calls``;
 - ``fail(status, message=...)`` — answer 500 / 429 / 401 / ... with an OpenAI-style error body;
 - ``stall(text="")`` — stream ``text`` then hold the response open until the client goes away
   (``client_gone`` is set) or the test ends;
@@ -55,6 +58,8 @@ class Reply:
     stall: bool = False
     chunk_delay: float = 0.0
     finish_reason: str = "stop"
+    # (id, name, arguments JSON text) for each tool call the model makes.
+    tool_calls: list[tuple[str, str, str]] = field(default_factory=list)
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -93,6 +98,10 @@ class _State:
 
     def __post_init__(self) -> None:
         self.arrived = threading.Condition(self.lock)
+
+
+def _call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
 def _default_usage(body: Any, pieces: list[str]) -> tuple[int, int]:
@@ -163,7 +172,15 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(pieces)},
+                        "message": {
+                            "role": "assistant",
+                            "content": "".join(pieces),
+                            **(
+                                {"tool_calls": [_call(*c) for c in reply.tool_calls]}
+                                if reply.tool_calls
+                                else {}
+                            ),
+                        },
                         "finish_reason": reply.finish_reason,
                     }
                 ],
@@ -208,6 +225,16 @@ class _Handler(BaseHTTPRequestHandler):
                 if reply.chunk_delay:
                     time.sleep(reply.chunk_delay)
                 self._event(frame({"content": piece}))
+            for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
+                head = {"index": index, "id": call_id, "type": "function"}
+                self._event(frame({"tool_calls": [head | {"function": {"name": name}}]}))
+                # Arguments in fragments of at most 7 characters: a client must join them.
+                for start in range(0, len(arguments), 7):
+                    piece = {
+                        "index": index,
+                        "function": {"arguments": arguments[start : start + 7]},
+                    }
+                    self._event(frame({"tool_calls": [piece]}))
             if reply.stall:
                 self._hold_open()
                 return
@@ -314,6 +341,25 @@ class LLMServer:
             ),
             once,
         )
+
+    def answer_tool_calls(
+        self,
+        calls: list[tuple[str, Any]],
+        *,
+        text: str = "",
+        usage: tuple[int, int] | None = None,
+        once: bool = False,
+    ) -> None:
+        """Call tools: ``calls`` is ``[(name, arguments), ...]`` with ``arguments`` a dict (sent
+        as JSON) or raw text (sent as is, e.g. malformed JSON); ids are ``call_1``, ``call_2``…
+        ``text``, if any, streams first as content. Finishes with ``tool_calls``."""
+        made = [
+            (f"call_{i}", name, args if isinstance(args, str) else json.dumps(args))
+            for i, (name, args) in enumerate(calls, start=1)
+        ]
+        reply = Reply(text=text, usage=usage, finish_reason="tool_calls", tool_calls=made)
+        reply.chunks = reply.pieces()
+        self._set(reply, once)
 
     def fail(self, status: int, *, message: str = "", once: bool = False) -> None:
         """Answer ``status`` (500, 429, 401, ...) with an OpenAI-style error body."""

@@ -33,8 +33,13 @@ class EngineHost(Protocol):
         model: str,
         messages: list[dict[str, Any]],
         params: dict[str, Any],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> Iterator[ModelChunk]:
         """Stream a chat completion from the app workspace's configuration for ``provider``.
+
+        ``tools`` (OpenAI function format) and ``tool_choice`` are offered to the model only when
+        given; the final chunk then carries the model's complete ``tool_calls``.
 
         Raises ``ProviderError`` (``ProviderNotConfigured`` when nothing is configured). The
         iterator is closed (and the HTTP call aborted) when the consumer stops early.

@@ -3,8 +3,10 @@
 ``chat_stream(endpoint, model=..., messages=..., params=...)`` posts
 ``<base_url>/chat/completions`` with ``stream: true`` and
 ``stream_options: {include_usage: true}`` and yields :class:`ModelChunk` s: one per content delta,
-then one last chunk carrying the provider's own ``usage`` (``None`` if it reported none) and the
-``finish_reason``. Failures raise :class:`ProviderError` with the contract's codes.
+then one last chunk carrying the provider's own ``usage`` (``None`` if it reported none), the
+``finish_reason`` and, when ``tools`` were offered and the model called some, the complete
+``tool_calls`` (assembled from the streamed ``delta.tool_calls`` fragments by their ``index``).
+Failures raise :class:`ProviderError` with the contract's codes.
 
 Aborting: closing the iterator (``close()``, leaving a ``with closing(...)`` block, or garbage
 collection) closes the HTTP connection. With ``should_stop``, a watcher thread asks it every
@@ -28,12 +30,12 @@ from django.conf import settings
 from django.db import connections
 
 from apps_runtime.engine.host import StopRequested
-from apps_runtime.providers.types import ModelChunk, ProviderError, Usage
+from apps_runtime.providers.types import ModelChunk, ProviderError, ToolCall, Usage
 
 logger = logging.getLogger("difyapi.providers")
 
 # Body keys the client owns: completion params never override them.
-RESERVED_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
+RESERVED_KEYS = frozenset({"model", "messages", "stream", "stream_options", "tools", "tool_choice"})
 MAX_ERROR_MESSAGE_CHARS = 500
 
 
@@ -54,10 +56,16 @@ class ProviderEndpoint:
 
 
 def request_body(
-    model: str, messages: list[dict[str, Any]], params: dict[str, Any] | None
+    model: str,
+    messages: list[dict[str, Any]],
+    params: dict[str, Any] | None,
+    *,
+    tools: list[dict[str, Any]] | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body: completion params forwarded (empty values and an empty ``stop`` dropped),
-    then the keys the client owns."""
+    then the keys the client owns (``tools`` in the OpenAI function format, and ``tool_choice``,
+    only when tools are offered)."""
     body: dict[str, Any] = {}
     for key, value in (params or {}).items():
         if key in RESERVED_KEYS or value is None or value == [] or value == "":
@@ -69,6 +77,10 @@ def request_body(
         stream=True,
         stream_options={"include_usage": True},
     )
+    if tools:
+        body["tools"] = tools
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
     return body
 
 
@@ -82,6 +94,8 @@ def chat_stream(
     model: str,
     messages: list[dict[str, Any]],
     params: dict[str, Any] | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    tool_choice: str | dict[str, Any] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[ModelChunk]:
     """Stream one chat completion (see the module docstring).
@@ -91,7 +105,7 @@ def chat_stream(
     ``provider_not_initialize`` (400). Raises ``StopRequested`` when ``should_stop`` (called
     from a watcher thread; it must be thread-safe) returns true while the call is open.
     """
-    body = request_body(model, messages, params)
+    body = request_body(model, messages, params, tools=tools, tool_choice=tool_choice)
     headers = {"Accept": "text/event-stream"}
     if endpoint.api_key:
         headers["Authorization"] = f"Bearer {endpoint.api_key}"
@@ -136,6 +150,7 @@ def chat_stream(
 def _chunks(response: httpx.Response, watcher: _StopWatcher) -> Iterator[ModelChunk]:
     usage: Usage | None = None
     finish_reason: str | None = None
+    calls = _ToolCallAssembler()
     done = False
     for data in _sse_data(response):
         if watcher.fired:  # bytes already buffered must not outlive the stop
@@ -157,14 +172,61 @@ def _chunks(response: httpx.Response, watcher: _StopWatcher) -> Iterator[ModelCh
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            text = delta.get("content") if isinstance(delta, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            text = delta.get("content")
             if isinstance(text, str) and text:
                 yield ModelChunk(text=text)
+            calls.add(delta.get("tool_calls"))
             if choice.get("finish_reason"):
                 finish_reason = str(choice["finish_reason"])
     if not done and finish_reason is None:
         raise completion_request_error("The model provider ended the stream before finishing.")
-    yield ModelChunk(usage=usage, finish_reason=finish_reason)
+    yield ModelChunk(usage=usage, finish_reason=finish_reason, tool_calls=calls.complete())
+
+
+class _ToolCallAssembler:
+    """Joins streamed ``delta.tool_calls`` fragments: the first fragment of a call carries its
+    ``index``, ``id`` and ``function.name``; later ones (same ``index``) append to
+    ``function.arguments``."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def add(self, fragments: Any) -> None:
+        if not isinstance(fragments, list):
+            return
+        for position, fragment in enumerate(fragments):
+            if not isinstance(fragment, dict):
+                raise completion_request_error("The model provider sent a malformed tool call.")
+            index = fragment.get("index", position)
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise completion_request_error("The model provider sent a malformed tool call.")
+            call = self._calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            function = fragment.get("function") or {}
+            if not isinstance(function, dict):
+                raise completion_request_error("The model provider sent a malformed tool call.")
+            if isinstance(fragment.get("id"), str) and fragment["id"]:
+                call["id"] = fragment["id"]
+            if isinstance(function.get("name"), str) and function["name"]:
+                call["name"] = function["name"]
+            if isinstance(function.get("arguments"), str):
+                call["arguments"] += function["arguments"]
+
+    def complete(self) -> tuple[ToolCall, ...]:
+        done = []
+        for index in sorted(self._calls):
+            call = self._calls[index]
+            if not call["name"]:
+                raise completion_request_error(
+                    "The model provider sent a tool call without a name."
+                )
+            done.append(
+                ToolCall(
+                    id=call["id"] or f"call_{index}", name=call["name"], arguments=call["arguments"]
+                )
+            )
+        return tuple(done)
 
 
 def _sse_data(response: httpx.Response) -> Iterator[str]:

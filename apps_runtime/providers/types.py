@@ -23,12 +23,24 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One tool call the model asked for, complete: ``arguments`` is the JSON text exactly as the
+    model wrote it (the caller parses and validates it against the tool's schema)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class ModelChunk:
-    """One piece of a streamed completion. ``usage`` and ``finish_reason`` arrive at the end."""
+    """One piece of a streamed completion. ``usage``, ``finish_reason`` and ``tool_calls`` (the
+    calls assembled from every streamed fragment, in the model's order) arrive at the end."""
 
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class ProviderError(Exception):

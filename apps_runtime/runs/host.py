@@ -117,6 +117,8 @@ class RunHost:
         model: str,
         messages: list[dict[str, Any]],
         params: dict[str, Any],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> Iterator[ModelChunk]:
         from apps_runtime.providers.client import chat_stream
         from apps_runtime.providers.selectors import provider_endpoint_for
@@ -131,6 +133,8 @@ class RunHost:
             model=model,
             messages=messages,
             params=params,
+            tools=tools,
+            tool_choice=tool_choice,
             should_stop=self.should_stop,
         )
 

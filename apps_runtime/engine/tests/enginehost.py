@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps_runtime.providers.types import ModelChunk, ProviderError, Usage
+from apps_runtime.providers.types import ModelChunk, ProviderError, ToolCall, Usage
 
 
 @dataclass
@@ -16,12 +16,14 @@ class ModelCall:
     model: str
     messages: list[dict[str, Any]]
     params: dict[str, Any]
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
 
 
 @dataclass
 class RecordingHost:
-    # Each model call takes the next reply: a list of text chunks (the last carrying usage), or a
-    # ProviderError to raise.
+    # Each model call takes the next reply: a list of text chunks (the last carrying usage), a
+    # (chunks, usage) pair, a list of ToolCall (the model calls those tools), or a ProviderError.
     replies: list[Any] = field(default_factory=list)
     turns: list[tuple[str, str]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -37,12 +39,27 @@ class RecordingHost:
         return bool(self.stop_when and self.stop_when(self))
 
     def chat_stream(
-        self, *, provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+        self,
+        *,
+        provider: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
     ) -> Iterator[ModelChunk]:
-        self.calls.append(ModelCall(provider, model, messages, params))
+        self.calls.append(ModelCall(provider, model, messages, params, tools, tool_choice))
         reply = self.replies.pop(0) if self.replies else ["ok"]
         if isinstance(reply, ProviderError):
             raise reply
+        if isinstance(reply, list) and reply and all(isinstance(c, ToolCall) for c in reply):
+            return iter(
+                [
+                    ModelChunk(
+                        usage=Usage(3, 1, 4), finish_reason="tool_calls", tool_calls=tuple(reply)
+                    )
+                ]
+            )
         return self._stream(reply)
 
     def _stream(self, reply: Any) -> Iterator[ModelChunk]:

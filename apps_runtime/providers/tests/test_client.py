@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from contextlib import closing
@@ -180,4 +181,87 @@ def test_stream_cut_before_finishing_is_an_error(llm_server):
     llm_server.release()  # the server drops the connection without finish_reason or [DONE]
     with pytest.raises(ProviderError) as caught:
         next(chunks)
+    assert caught.value.code == "completion_request_error"
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def test_tools_are_offered_and_streamed_tool_calls_are_assembled(llm_server):
+    llm_server.answer_tool_calls(
+        [("get_weather", {"city": "Paris, «Île-de-France»"}), ("get_time", '{"tz": "UTC"}')],
+        text="Let me check.",
+    )
+    text, items = collect(
+        chat_stream(
+            endpoint(llm_server),
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            tools=[WEATHER_TOOL],
+            tool_choice="auto",
+            params={"tools": ["not this"], "tool_choice": "none"},  # the client owns these keys
+        )
+    )
+    body = llm_server.requests[-1].body
+    assert body["tools"] == [WEATHER_TOOL]
+    assert body["tool_choice"] == "auto"
+    assert text == "Let me check."
+    final = items[-1]
+    assert final.finish_reason == "tool_calls"
+    assert [(c.id, c.name) for c in final.tool_calls] == [
+        ("call_1", "get_weather"),
+        ("call_2", "get_time"),
+    ]
+    assert json.loads(final.tool_calls[0].arguments) == {"city": "Paris, «Île-de-France»"}
+    assert json.loads(final.tool_calls[1].arguments) == {"tz": "UTC"}
+    # Only the last chunk carries calls; no text chunk does.
+    assert all(not c.tool_calls for c in items[:-1])
+
+
+def test_without_tools_the_body_has_no_tool_keys_and_no_calls(llm_server):
+    llm_server.answer("plain")
+    _, items = collect(
+        chat_stream(endpoint(llm_server), model="m", messages=MESSAGES, tool_choice="auto")
+    )
+    body = llm_server.requests[-1].body
+    assert "tools" not in body and "tool_choice" not in body
+    assert items[-1].tool_calls == ()
+
+
+def test_malformed_arguments_text_is_handed_over_verbatim(llm_server):
+    # The model's JSON is the caller's to validate: the client neither parses nor repairs it.
+    llm_server.answer_tool_calls([("get_weather", '{"city": "Par')])
+    _, items = collect(
+        chat_stream(endpoint(llm_server), model="m", messages=MESSAGES, tools=[WEATHER_TOOL])
+    )
+    assert items[-1].tool_calls[0].arguments == '{"city": "Par'
+
+
+@pytest.mark.parametrize(
+    "fragments",
+    [
+        ["not a dict"],
+        [{"index": "0", "function": {"name": "x"}}],
+        [{"index": 0, "function": "x"}],
+        [{"index": 0, "id": "call_9", "function": {"arguments": "{}"}}],  # never named
+    ],
+)
+def test_malformed_tool_call_fragments_are_a_provider_error(fragments):
+    from apps_runtime.providers.client import _ToolCallAssembler
+
+    assembler = _ToolCallAssembler()
+    with pytest.raises(ProviderError) as caught:
+        assembler.add(fragments)
+        assembler.complete()
     assert caught.value.code == "completion_request_error"
