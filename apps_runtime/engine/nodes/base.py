@@ -51,6 +51,9 @@ class RunContext:
 
 class Node:
     type: ClassVar[str] = ""
+    # Whether the node calls the model named by its ``model`` key (its provider is checked
+    # before a run starts).
+    calls_model: ClassVar[bool] = False
 
     def __init__(self, node_id: str, data: dict[str, Any]) -> None:
         self.id = node_id
