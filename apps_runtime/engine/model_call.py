@@ -30,6 +30,19 @@ class ModelReply:
         return usage_dict(self.usage, self.latency)
 
 
+def model_process_data(
+    model: dict[str, Any], messages: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """What a model node shows of its call in ``process_data``."""
+    return {
+        "model_mode": model.get("mode", "chat"),
+        "model_provider": model.get("provider"),
+        "model_name": model.get("name"),
+        "prompts": messages,
+        "params": params,
+    }
+
+
 def usage_dict(usage: Usage, latency: float) -> dict[str, Any]:
     """A node's ``usage`` output (dsl.md §4.4): the provider's counts; no prices are known."""
     return {

@@ -48,6 +48,15 @@ class RunContext:
     stream_sink: Callable[[str], Callable[[str], None] | None]
     check_stop: Callable[[], None]
 
+    def input_value(self, selector: Any) -> Any:
+        """The value a node reads at ``selector``; a selector naming nothing fails the node."""
+        from apps_runtime.engine.variables import MISSING
+
+        value = self.pool.get(selector or [])
+        if value is MISSING:
+            raise NodeFailed(f"Variable {list(selector or [])} not found", "VariableNotFound")
+        return value
+
 
 class Node:
     type: ClassVar[str] = ""

@@ -15,7 +15,7 @@ from apps_runtime.engine.documents import DocumentError, extract_text
 from apps_runtime.engine.host import FileUnavailable
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
-from apps_runtime.engine.variables import MISSING, file_attribute, is_file
+from apps_runtime.engine.variables import file_attribute, is_file
 
 
 def _url_name(url: str) -> str:
@@ -81,9 +81,7 @@ def file_text(ctx: RunContext, file: dict[str, Any]) -> str:
 class DocumentExtractorNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
         selector = self.data.get("variable_selector") or []
-        value = ctx.pool.get(selector)
-        if value is MISSING:
-            raise NodeFailed(f"Variable {list(selector)} not found", "VariableNotFound")
+        value = ctx.input_value(selector)
         if value is None:
             value = [] if self.data.get("is_array_file") else None
         if value is None:

@@ -12,7 +12,7 @@ from apps_runtime.engine.conditions import ConditionError, evaluate_condition
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.templates import render
-from apps_runtime.engine.variables import MISSING, file_attribute, is_file
+from apps_runtime.engine.variables import file_attribute, is_file
 
 # The pseudo-selector an element is compared through (a third part names its key).
 ITEM = "item"
@@ -37,9 +37,7 @@ def element_value(item: Any, key: str) -> Any:
 class ListOperatorNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
         selector = self.data.get("variable") or []
-        value = ctx.pool.get(selector)
-        if value is MISSING:
-            raise NodeFailed(f"Variable {list(selector)} not found", "VariableNotFound")
+        value = ctx.input_value(selector)
         if value is None:
             value = []
         if not isinstance(value, list):

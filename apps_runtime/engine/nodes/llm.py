@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 
-from apps_runtime.engine.model_call import call_model, json_in_answer
+from apps_runtime.engine.model_call import call_model, json_in_answer, model_process_data
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.prompt import llm_messages, model_params, node_history
@@ -145,13 +145,7 @@ class LLMNode(Node):
             outputs["structured_output"] = parse_structured_output(outputs["text"], schema)
         return NodeResult(
             inputs={} if query is MISSING else {"#sys.query#": query},
-            process_data={
-                "model_mode": model.get("mode", "chat"),
-                "model_provider": model.get("provider"),
-                "model_name": model.get("name"),
-                "prompts": messages,
-                "params": params,
-            },
+            process_data=model_process_data(model, messages, params),
             outputs=outputs,
             usage=usage,
         )

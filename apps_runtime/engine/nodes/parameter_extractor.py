@@ -11,12 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apps_runtime.engine.model_call import ModelReply, call_model, json_in_answer
+from apps_runtime.engine.model_call import (
+    ModelReply,
+    call_model,
+    json_in_answer,
+    model_process_data,
+)
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
+from apps_runtime.engine.nodes.start import read_bool
 from apps_runtime.engine.prompt import model_params, node_history, task_messages
 from apps_runtime.engine.templates import render, to_text
-from apps_runtime.engine.variables import MISSING
 
 TOOL_NAME = "extract_parameters"
 RESERVED = frozenset({"__is_success", "__reason", "__usage"})
@@ -33,8 +38,6 @@ TYPES = frozenset(
 )
 LEGACY_TYPES = {"bool": "boolean", "select": "string"}
 EMPTY: dict[str, Any] = {"string": "", "number": 0, "boolean": False}
-TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
-FALSE_WORDS = frozenset({"false", "no", "0", "off"})
 
 
 @dataclass(frozen=True)
@@ -150,17 +153,10 @@ def _number(value: Any) -> int | float:
 
 
 def _boolean(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
-    raise Unusable("true or false")
+    flag = read_bool(value)
+    if flag is None:
+        raise Unusable("true or false")
+    return flag
 
 
 def _string(value: Any) -> str:
@@ -237,11 +233,7 @@ class ParameterExtractorNode(Node):
 
     def run(self, ctx: RunContext) -> NodeResult:
         parameters = declared_parameters(self.data)
-        selector = self.data.get("query") or []
-        query = ctx.pool.get(selector)
-        if query is MISSING:
-            raise NodeFailed(f"Variable {list(selector)} not found", "VariableNotFound")
-        text = to_text(query)
+        text = to_text(ctx.input_value(self.data.get("query")))
         mode = str(self.data.get("reasoning_mode") or "function_call")
         tools = mode != "prompt"
         instruction = render(str(self.data.get("instruction") or ""), ctx.pool)
@@ -261,12 +253,8 @@ class ParameterExtractorNode(Node):
         return NodeResult(
             inputs={"query": text},
             process_data={
-                "model_mode": model.get("mode", "chat"),
-                "model_provider": model.get("provider"),
-                "model_name": model.get("name"),
+                **model_process_data(model, messages, params),
                 "reasoning_mode": mode,
-                "prompts": messages,
-                "params": params,
                 "tools": tool_list,
                 "model_reply": reply.text,
                 "tool_calls": [

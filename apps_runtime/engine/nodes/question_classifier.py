@@ -9,12 +9,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from apps_runtime.engine.model_call import call_model, json_in_answer
+from apps_runtime.engine.model_call import call_model, json_in_answer, model_process_data
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.prompt import model_params, node_history, task_messages
 from apps_runtime.engine.templates import render, to_text
-from apps_runtime.engine.variables import MISSING
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,7 @@ class QuestionClassifierNode(Node):
 
     def run(self, ctx: RunContext) -> NodeResult:
         classes = categories(self.data)
-        selector = self.data.get("query_variable_selector") or []
-        query = ctx.pool.get(selector)
-        if query is MISSING:
-            raise NodeFailed(f"Variable {list(selector)} not found", "VariableNotFound")
-        text = to_text(query)
+        text = to_text(ctx.input_value(self.data.get("query_variable_selector")))
         instruction = render(str(self.data.get("instruction") or ""), ctx.pool)
         model = self.data.get("model") or {}
         history = node_history(self.data, ctx.host.history)
@@ -118,11 +113,7 @@ class QuestionClassifierNode(Node):
         return NodeResult(
             inputs={"query": text},
             process_data={
-                "model_mode": model.get("mode", "chat"),
-                "model_provider": model.get("provider"),
-                "model_name": model.get("name"),
-                "prompts": messages,
-                "params": params,
+                **model_process_data(model, messages, params),
                 "model_reply": reply.text,
                 "reply_understood": understood,
             },
