@@ -51,6 +51,8 @@ HTML_BLOCKS = [
     "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
     "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
 ]  # fmt: skip
+# Every part of a DOCX together, unpacked (the archive itself is capped by the node's setting).
+DOCX_MAX_EXPANDED_BYTES = 128 * 1024 * 1024
 BLANK_RUNS = re.compile(r"\n\s*\n\s*\n+")
 
 
@@ -165,6 +167,14 @@ def _docx(name: str, content: bytes, _max_pages: int) -> str:
 
     if not zipfile.is_zipfile(io.BytesIO(content)):
         raise DocumentError(f"Cannot extract text from {name!r}: the file is not a DOCX document")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    if expanded > DOCX_MAX_EXPANDED_BYTES:
+        # A small archive that unpacks to gigabytes would exhaust the worker's memory.
+        raise DocumentError(
+            f"Cannot extract text from {name!r}: it unpacks to more than "
+            f"{DOCX_MAX_EXPANDED_BYTES} bytes"
+        )
     document = docx.Document(io.BytesIO(content))
     blocks: list[str] = []
     for block in document.iter_inner_content():

@@ -191,3 +191,13 @@ def test_a_remote_error_status_fails_naming_the_file(http_server, settings):
     outcome = _run(file)
     assert outcome.status == "failed"
     assert "Cannot fetch 'notes.txt': the server answered 404" in outcome.error
+
+
+def test_a_docx_that_unpacks_past_the_cap_is_refused(monkeypatch):
+    from apps_runtime.engine import documents
+
+    content = make_docx(["fine"])
+    monkeypatch.setattr(documents, "DOCX_MAX_EXPANDED_BYTES", 1000)
+    outcome = _run(upload("bomb.docx"), {UPLOAD: content})
+    assert outcome.status == "failed"
+    assert "'bomb.docx': it unpacks to more than 1000 bytes" in outcome.error

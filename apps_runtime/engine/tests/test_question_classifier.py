@@ -193,3 +193,84 @@ def _categories(classes: list[dict[str, Any]]) -> Any:
     from apps_runtime.engine.nodes.question_classifier import categories
 
     return categories({"classes": classes})
+
+
+def test_a_completion_model_gets_one_user_message_with_the_history_as_lines():
+    _outcome, host = _run(
+        [['{"category_id": "1"}']],
+        model={**MODEL, "mode": "completion"},
+        turns=[("old question", "old answer")],
+        memory={"window": {"enabled": False}, "role_prefix": {"user": "U", "assistant": "A"}},
+    )
+    (message,) = host.calls[0].messages
+    assert message["role"] == "user"
+    system = system_prompt(_categories(CLASSES), "")
+    assert (
+        message["content"] == f"{system}\n\nU: old question\nA: old answer\n\nWhere is my parcel?"
+    )
+
+
+def test_vision_puts_the_images_in_front_of_the_input():
+    image = {
+        "dify_model_identity": "__dify__file__",
+        "type": "image",
+        "transfer_method": "remote_url",
+        "url": "https://img.example/p.png",
+    }
+    nodes = [
+        node("start", "start", variables=[]),
+        node(
+            "qc",
+            "question-classifier",
+            model=MODEL,
+            classes=CLASSES,
+            query_variable_selector=["sys", "query"],
+            vision={"enabled": True, "configs": {"detail": "low"}},
+        ),
+    ]
+    host = RecordingHost(replies=[['{"category_id": "1"}']])
+    run_workflow(
+        graph(nodes, [edge("start", "qc")]),
+        mode="advanced-chat",
+        inputs={},
+        system={"query": "what is this?", "files": [image]},
+        environment={},
+        conversation={},
+        host=host,
+    )
+    assert host.calls[0].messages[-1] == {
+        "role": "user",
+        "content": [
+            {
+                "type": "image_url",
+                "image_url": {"url": "https://img.example/p.png", "detail": "low"},
+            },
+            {"type": "text", "text": "what is this?"},
+        ],
+    }
+
+
+def test_a_stop_during_the_model_call_stops_the_run_and_closes_the_stream():
+    nodes = [
+        node("start", "start", variables=[]),
+        node(
+            "qc",
+            "question-classifier",
+            model=MODEL,
+            classes=CLASSES,
+            query_variable_selector=["sys", "query"],
+        ),
+    ]
+    host = RecordingHost(replies=[['{"category_', 'id": "1"}']], stop_when=lambda h: bool(h.calls))
+    outcome = run_workflow(
+        graph(nodes, [edge("start", "qc")]),
+        mode="advanced-chat",
+        inputs={},
+        system={"query": "q"},
+        environment={},
+        conversation={},
+        host=host,
+    )
+    assert outcome.status == "stopped"
+    assert host.closed == 1
+    assert host.finished()["qc"]["status"] == "stopped"
