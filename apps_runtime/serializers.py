@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps_runtime import describe
+from apps_runtime.dsl import app_blocking_nodes
 from apps_runtime.models import App, AppMode
 from apps_runtime.selectors import AppListItem
 from config.api.wire import MAX_PAGE_LIMIT, iso_z
@@ -137,6 +138,12 @@ class PermittedExternalAppsListResponseSerializer(AppListResponseSerializer):
     pass
 
 
+class BlockingNodeSerializer(serializers.Serializer[Any]):
+    node_id = serializers.CharField(required=False, help_text="not shown to external subjects")
+    node_type = serializers.CharField()
+    title = serializers.CharField(required=False, help_text="not shown to external subjects")
+
+
 class AppDescribeInfoSerializer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -147,6 +154,11 @@ class AppDescribeInfoSerializer(serializers.Serializer[Any]):
     updated_at = serializers.CharField(allow_null=True)
     service_api_enabled = serializers.BooleanField()
     is_agent = serializers.BooleanField()
+    blocking_nodes = BlockingNodeSerializer(
+        many=True,
+        help_text="nodes of the published workflow this server cannot run (a run answers "
+        "app_unavailable naming their types); empty when nothing blocks a run",
+    )
 
 
 class AppDescribeResponseSerializer(serializers.Serializer[Any]):
@@ -194,6 +206,10 @@ def app_describe_info(
         "updated_at": iso_z(app.updated_at),
         "service_api_enabled": app.enable_api,
         "is_agent": app.mode in (AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT),
+        "blocking_nodes": [
+            {"node_type": node["node_type"]} if external else node
+            for node in app_blocking_nodes(app)
+        ],
     }
 
 

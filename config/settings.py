@@ -281,6 +281,10 @@ HTTP_NODE_MAX_TEXT_BYTES = env_int("HTTP_NODE_MAX_TEXT_BYTES", 1024 * 1024, mini
 HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1024, minimum=1)
 # Certificate checking when a node's ssl_verify is null (false only for private test setups).
 HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
+# The document-extractor node: the largest file it reads (uploads and remote URLs alike) and the
+# most pages of a PDF it reads (a longer PDF fails the node naming the file).
+DOCUMENT_EXTRACTOR_MAX_BYTES = env_int("DOCUMENT_EXTRACTOR_MAX_BYTES", 15 * 1024 * 1024, minimum=1)
+DOCUMENT_EXTRACTOR_MAX_PAGES = env_int("DOCUMENT_EXTRACTOR_MAX_PAGES", 500, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 # Human-input forms are emailed through Django's email backend (console unless configured); the

@@ -47,6 +47,25 @@ def unsupported_node_types(graph: Mapping[str, Any]) -> list[str]:
     return sorted(kind for kind in found if kind and kind not in runnable)
 
 
+def unsupported_nodes(graph: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each node of the graph the engine cannot run: ``{node_id, node_type, title}``, in graph
+    order (what blocks a run of it)."""
+    runnable = runnable_node_types()
+    found: list[dict[str, str]] = []
+    for node in graph_nodes(graph):
+        kind = node_type(node)
+        if kind and kind not in runnable:
+            title = node["data"].get("title")
+            found.append(
+                {
+                    "node_id": str(node.get("id")),
+                    "node_type": kind,
+                    "title": title if isinstance(title, str) and title else str(node.get("id")),
+                }
+            )
+    return found
+
+
 def validate_graph(graph: Any, *, mode: str) -> None:
     """Raise DslError naming the first structural problem of ``workflow.graph``."""
     if not isinstance(graph, Mapping):

@@ -6,7 +6,7 @@ so an app becomes runnable as soon as the engine learns its node types, without 
 
 from __future__ import annotations
 
-from apps_runtime.dsl.graph import unsupported_node_types
+from apps_runtime.dsl.graph import unsupported_node_types, unsupported_nodes
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
 
 
@@ -27,3 +27,11 @@ def app_unsupported_node_types(app: App, workflow: WorkflowVersion | None = None
     if version is None:
         return []
     return workflow_unsupported_node_types(version)
+
+
+def app_blocking_nodes(app: App) -> list[dict[str, str]]:
+    """The nodes of the version a run uses by default (the published one) that the engine
+    cannot run, ``{node_id, node_type, title}`` each; [] when nothing blocks a run of it."""
+    if app.mode not in WORKFLOW_MODES or app.published_workflow is None:
+        return []
+    return unsupported_nodes(app.published_workflow.graph or {})

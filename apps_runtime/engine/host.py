@@ -19,12 +19,24 @@ class StopRequested(Exception):
     """Raised inside the engine when the host says the run was stopped."""
 
 
+class FileUnavailable(Exception):
+    """An uploaded file a node asked for cannot be read (unknown, not this run's, too large)."""
+
+
 class EngineHost(Protocol):
     def emit(self, event: dict[str, Any]) -> None:
         """Publish one event: ``{"event": name, ...payload}`` without the run's identifiers."""
 
     def should_stop(self) -> bool:
         """True once the run was stopped; checked before each node and each streamed chunk."""
+
+    def read_upload(self, upload_id: str, max_bytes: int) -> bytes:
+        """The bytes of an upload given to this run (a ``local_file`` input or file).
+
+        Raises ``FileUnavailable`` when the run was not given that upload, it is gone, or it is
+        larger than ``max_bytes``.
+        """
+        ...
 
     def chat_stream(
         self,

@@ -4,6 +4,7 @@ their ``model_config`` (simple ``pre_prompt`` or the advanced prompt configs).""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from apps_runtime.engine.nodes.base import NodeFailed
@@ -153,28 +154,39 @@ def llm_messages(
             )
             if query:
                 messages.append({"role": "user", "content": query})
-    if vision_on:
-        selector = vision_configs.get("variable_selector") or [SYSTEM, "files"]
-        value = pool.get(selector)
-        files = (
-            [value]
-            if is_file(value)
-            else [f for f in value if is_file(f)]
-            if isinstance(value, list)
-            else []
-        )
-        parts = _image_parts(files, detail)
-        if parts:
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "user" and isinstance(last["content"], str):
-                last["content"] = [*parts, {"type": "text", "text": last["content"]}]
-            elif last is not None and last["role"] == "user":
-                last["content"] = [*parts, *last["content"]]
-            else:
-                messages.append({"role": "user", "content": parts})
+    attach_vision(messages, data, pool)
     if not messages:
         raise NodeFailed(NO_PROMPT, "NoPromptFound")
     return messages
+
+
+def attach_vision(messages: list[dict[str, Any]], data: dict[str, Any], pool: VariablePool) -> None:
+    """With ``vision.enabled``, the image files at ``vision.configs.variable_selector`` (default
+    ``sys.files``) go in front of the last user message, or in a user message of their own."""
+    vision = data.get("vision") or {}
+    if not (isinstance(vision, dict) and vision.get("enabled")):
+        return
+    configs = vision.get("configs") or {}
+    detail = str(configs.get("detail") or "high")
+    selector = configs.get("variable_selector") or [SYSTEM, "files"]
+    value = pool.get(selector)
+    files = (
+        [value]
+        if is_file(value)
+        else [f for f in value if is_file(f)]
+        if isinstance(value, list)
+        else []
+    )
+    parts = _image_parts(files, detail)
+    if not parts:
+        return
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "user" and isinstance(last["content"], str):
+        last["content"] = [*parts, {"type": "text", "text": last["content"]}]
+    elif last is not None and last["role"] == "user":
+        last["content"] = [*parts, *last["content"]]
+    else:
+        messages.append({"role": "user", "content": parts})
 
 
 def model_params(data: dict[str, Any], pool: VariablePool | None = None) -> dict[str, Any]:
@@ -246,3 +258,37 @@ def prompt_app_messages(
     if not messages:
         raise NodeFailed(NO_PROMPT, "NoPromptFound")
     return messages
+
+
+def task_messages(
+    data: dict[str, Any], pool: VariablePool, history: History, *, system: str, user: str
+) -> list[dict[str, Any]]:
+    """The prompt of a node that gives the model a fixed task (``question-classifier``,
+    ``parameter-extractor``): the task as the system message, the history when the node has
+    ``memory``, the input as the user message, then vision files. A completion-mode model gets
+    all of it as one user message."""
+    memory = data.get("memory") if isinstance(data.get("memory"), dict) else None
+    model = data.get("model") or {}
+    messages: list[dict[str, Any]] = []
+    if model.get("mode") == "completion":
+        prefixes = (memory or {}).get("role_prefix") or {}
+        lines = history_text(
+            history if memory is not None else [],
+            str(prefixes.get("user") or "Human"),
+            str(prefixes.get("assistant") or "Assistant"),
+        )
+        text = "\n\n".join(part for part in (system, lines, user) if part)
+        messages.append({"role": "user", "content": text})
+    else:
+        messages.append({"role": "system", "content": system})
+        if memory is not None:
+            messages.extend(history_messages(history))
+        messages.append({"role": "user", "content": user})
+    attach_vision(messages, data, pool)
+    return messages
+
+
+def node_history(data: dict[str, Any], history_of: Callable[[int | None], History]) -> History:
+    """The turns a node with ``memory`` sees (``history_of`` is the host's ``history``)."""
+    memory = data.get("memory")
+    return history_of(history_turns(memory)) if isinstance(memory, dict) else []

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from apps_runtime.engine.host import FileUnavailable
 from apps_runtime.providers.types import ModelChunk
 from apps_runtime.runs import wire
 from apps_runtime.runs.executor import get_executor
@@ -31,6 +32,23 @@ from apps_runtime.runs.services import stop_flag_set
 logger = logging.getLogger("difyapi.runs")
 
 NODE_TEXT_LIMIT = 255
+
+
+def given_upload_ids(value: Any) -> frozenset[str]:
+    """The ids of every ``local_file`` file value inside ``value`` (inputs, files)."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if item.get("transfer_method") == "local_file":
+                upload_id = item.get("related_id") or item.get("upload_file_id")
+                if upload_id:
+                    found.add(str(upload_id))
+            stack.extend(item.values())
+    return frozenset(found)
 
 
 def _when(value: Any) -> datetime | None:
@@ -46,6 +64,9 @@ class RunHost:
         self.conversation_id = run.conversation_id
         self.ids = wire.RunIds.of(run)
         self._stopped = threading.Event()
+        # The uploads this run was given (validated as the caller's when it started).
+        self._uploads = given_upload_ids([run.inputs, run.files])
+        self._caller = (run.account_id, run.subject_type, run.subject_email)
         from apps_runtime.events import event_log
 
         self._log = event_log()
@@ -107,6 +128,28 @@ class RunHost:
             self._stopped.set()
             return True
         return False
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def read_upload(self, upload_id: str, max_bytes: int) -> bytes:
+        from uploads.selectors import UploadTooLarge, upload_file_content, upload_owner_filter
+
+        if upload_id not in self._uploads:
+            raise FileUnavailable("this run was not given that upload")
+        try:
+            close_old_connections()
+            account_id, subject_type, email = self._caller
+            owner = upload_owner_filter(
+                account_id=account_id, subject_type=subject_type, email=email
+            )
+            content = upload_file_content(owner, self.workspace_id, upload_id, max_bytes)
+        except UploadTooLarge as exc:
+            raise FileUnavailable(str(exc)) from None
+        finally:
+            connection.close()
+        if content is None:
+            raise FileUnavailable("the upload no longer exists")
+        return content
 
     # -- model ---------------------------------------------------------------------------------
 

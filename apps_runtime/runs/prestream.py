@@ -17,6 +17,7 @@ from django.db import connection
 
 from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
 from apps_runtime.dsl import app_unsupported_node_types
+from apps_runtime.engine.nodes import model_node_types
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
 from apps_runtime.runs.executor import ExecutorFull, get_executor
@@ -83,12 +84,12 @@ def _workflow_for_run(app: App, workflow_id: str | None) -> WorkflowVersion:
 
 
 def providers_of(app: App, workflow: WorkflowVersion | None) -> list[str]:
-    """The model providers a run of ``app`` may call (its model, or its LLM nodes')."""
+    """The model providers a run of ``app`` may call (its model, or its model nodes')."""
     found: list[str] = []
     if workflow is not None:
         for node in (workflow.graph or {}).get("nodes") or []:
             data = node.get("data") if isinstance(node, dict) else None
-            if isinstance(data, dict) and data.get("type") == "llm":
+            if isinstance(data, dict) and data.get("type") in model_node_types():
                 model = data.get("model")
                 found.append(str(model.get("provider") or "") if isinstance(model, dict) else "")
     elif app.mode in PROMPT_MODES:

@@ -94,6 +94,7 @@ def test_describe_everything(client, echo_workflow, acme):
         "updated_at": echo_workflow.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "service_api_enabled": True,
         "is_agent": False,
+        "blocking_nodes": [],
     }
     assert set(body["parameters"]) == PARAMETER_KEYS
     assert body["input_schema"]["properties"]["inputs"]["required"] == ["x"]
@@ -253,6 +254,31 @@ def test_reduced_fallback_parameters(client, acme, kind):
         "channel": lambda: AppFactory(workspace=acme, mode=AppMode.CHANNEL),
     }[kind]()
     assert client.get(url(app), {"fields": "parameters"}).json()["parameters"] == FALLBACK
+
+
+def test_info_names_the_nodes_that_block_a_run(client, acme, api, sso_token):
+    app = make_workflow_app(acme)
+    version = app.published_workflow
+    version.graph["nodes"][1:1] = [
+        {"id": "py", "data": {"type": "code", "title": "Run Python"}},
+        {"id": "note", "type": "custom-note", "data": {"type": ""}},
+        {"id": "kb", "data": {"type": "knowledge-retrieval"}},
+        {"id": "qc", "data": {"type": "question-classifier", "title": "Route"}},
+    ]
+    version.save()
+    info = client.get(url(app), {"fields": "info"}).json()["info"]
+    assert info["blocking_nodes"] == [
+        {"node_id": "py", "node_type": "code", "title": "Run Python"},
+        {"node_id": "kb", "node_type": "knowledge-retrieval", "title": "kb"},
+    ]
+    # A draft is not what a run uses: only the published version counts.
+    app.workflow_versions.create(
+        version="draft", graph={"nodes": [{"id": "t", "data": {"type": "tool"}}]}
+    )
+    assert (
+        client.get(url(app), {"fields": "info"}).json()["info"]["blocking_nodes"]
+        == info["blocking_nodes"]
+    )
 
 
 def test_parameters_use_the_published_version_not_the_draft(client, acme):

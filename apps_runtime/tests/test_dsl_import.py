@@ -258,7 +258,7 @@ def test_empty_name_needs_a_name(acme):
 
 def test_unsupported_node_types_follow_the_version_a_run_uses(acme):
     app = import_file(acme, "advanced_chat_full.yml").app
-    expected = ["assigner", "knowledge-retrieval", "question-classifier"]
+    expected = ["assigner", "knowledge-retrieval"]
     assert app_unsupported_node_types(app) == expected
 
     draft = WorkflowVersion.objects.get(app=app, version=WorkflowVersion.DRAFT)

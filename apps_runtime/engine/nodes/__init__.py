@@ -31,6 +31,11 @@ def runnable_node_types() -> frozenset[str]:
     return frozenset(NODE_TYPES)
 
 
+def model_node_types() -> frozenset[str]:
+    """Node types that call a model (their ``model.provider`` must be configured to run)."""
+    return frozenset(name for name, cls in NODE_TYPES.items() if cls.calls_model)
+
+
 def node_class(type_name: str) -> type[Node] | None:
     return NODE_TYPES.get(type_name)
 
@@ -38,11 +43,15 @@ def node_class(type_name: str) -> type[Node] | None:
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
     answer,
+    document_extractor,
     end,
     http_request,
     human_input,
     if_else,
+    list_operator,
     llm,
+    parameter_extractor,
+    question_classifier,
     start,
     template_transform,
     variable_aggregator,

@@ -48,9 +48,21 @@ class RunContext:
     stream_sink: Callable[[str], Callable[[str], None] | None]
     check_stop: Callable[[], None]
 
+    def input_value(self, selector: Any) -> Any:
+        """The value a node reads at ``selector``; a selector naming nothing fails the node."""
+        from apps_runtime.engine.variables import MISSING
+
+        value = self.pool.get(selector or [])
+        if value is MISSING:
+            raise NodeFailed(f"Variable {list(selector or [])} not found", "VariableNotFound")
+        return value
+
 
 class Node:
     type: ClassVar[str] = ""
+    # Whether the node calls the model named by its ``model`` key (its provider is checked
+    # before a run starts).
+    calls_model: ClassVar[bool] = False
 
     def __init__(self, node_id: str, data: dict[str, Any]) -> None:
         self.id = node_id

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import json_repair
 import jsonschema
 
+from apps_runtime.engine.model_call import call_model, json_in_answer, model_process_data
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
-from apps_runtime.engine.prompt import history_turns, llm_messages, model_params
+from apps_runtime.engine.prompt import llm_messages, model_params, node_history
 from apps_runtime.engine.variables import MISSING
-from apps_runtime.providers.types import Usage
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
@@ -57,23 +56,6 @@ class ThinkSplitter:
         return rest
 
 
-def usage_dict(usage: Usage, latency: float) -> dict[str, Any]:
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_unit_price": "0",
-        "prompt_price_unit": "0",
-        "prompt_price": "0",
-        "completion_unit_price": "0",
-        "completion_price_unit": "0",
-        "completion_price": "0",
-        "total_price": "0",
-        "currency": "USD",
-        "latency": round(latency, 3),
-    }
-
-
 def structured_output_schema(data: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema the answer must follow, when structured output is switched on
     (``structured_output_switch_on``, or the legacy ``structured_output_enabled``)."""
@@ -106,16 +88,9 @@ def structured_output_instruction(schema: dict[str, Any]) -> str:
 
 
 def parse_structured_output(text: str, schema: dict[str, Any]) -> Any:
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.split("\n", 1)[1] if "\n" in body else ""
-        body = body.rsplit("```", 1)[0]
-    try:
-        value = json.loads(body)
-    except ValueError:
-        value = json_repair.loads(body)
-        if value == "":
-            raise NodeFailed("The model answer is not JSON", "StructuredOutputError") from None
+    value = json_in_answer(text)
+    if value is None:
+        raise NodeFailed("The model answer is not JSON", "StructuredOutputError")
     try:
         jsonschema.Draft7Validator(schema).validate(value)
     except jsonschema.ValidationError as exc:
@@ -128,12 +103,11 @@ def parse_structured_output(text: str, schema: dict[str, Any]) -> Any:
 
 @register("llm")
 class LLMNode(Node):
-    def run(self, ctx: RunContext) -> NodeResult:
-        import time
+    calls_model = True
 
+    def run(self, ctx: RunContext) -> NodeResult:
         model = self.data.get("model") or {}
-        memory = self.data.get("memory")
-        history = ctx.host.history(history_turns(memory)) if isinstance(memory, dict) else []
+        history = node_history(self.data, ctx.host.history)
         messages = llm_messages(self.data, ctx.pool, history)
         schema = structured_output_schema(self.data)
         if schema is not None:
@@ -142,33 +116,17 @@ class LLMNode(Node):
         separated = self.data.get("reasoning_format") == "separated"
         splitter = ThinkSplitter() if separated else None
         sink = ctx.stream_sink(self.id)
-        started = time.perf_counter()
         text: list[str] = []
-        usage = Usage()
-        finish_reason = None
-        ctx.check_stop()
-        stream = ctx.host.chat_stream(
-            provider=str(model.get("provider") or ""),
-            model=str(model.get("name") or ""),
-            messages=messages,
-            params=params,
-        )
-        try:
-            for chunk in stream:
-                ctx.check_stop()
-                piece = splitter.feed(chunk.text) if splitter else chunk.text
-                if piece:
-                    text.append(piece)
-                    if sink is not None:
-                        sink(piece)
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if chunk.finish_reason:
-                    finish_reason = chunk.finish_reason
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+
+        def on_text(chunk: str) -> None:
+            piece = splitter.feed(chunk) if splitter else chunk
+            if piece:
+                text.append(piece)
+                if sink is not None:
+                    sink(piece)
+
+        reply = call_model(ctx, model, messages, params, on_text=on_text)
+        usage = reply.usage
         if splitter is not None:
             tail = splitter.flush()
             if tail:
@@ -180,20 +138,14 @@ class LLMNode(Node):
         outputs: dict[str, Any] = {
             "text": "".join(text),
             "reasoning_content": reasoning,
-            "usage": usage_dict(usage, time.perf_counter() - started),
-            "finish_reason": finish_reason,
+            "usage": reply.usage_outputs(),
+            "finish_reason": reply.finish_reason,
         }
         if schema is not None:
             outputs["structured_output"] = parse_structured_output(outputs["text"], schema)
         return NodeResult(
             inputs={} if query is MISSING else {"#sys.query#": query},
-            process_data={
-                "model_mode": model.get("mode", "chat"),
-                "model_provider": model.get("provider"),
-                "model_name": model.get("name"),
-                "prompts": messages,
-                "params": params,
-            },
+            process_data=model_process_data(model, messages, params),
             outputs=outputs,
             usage=usage,
         )

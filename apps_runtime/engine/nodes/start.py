@@ -21,6 +21,21 @@ TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 
 
+def read_bool(value: Any) -> bool | None:
+    """A boolean, 0/1, or true/false/yes/no/on/off/1/0 text as a boolean; ``None`` otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    return None
+
+
 def _strip_nul(value: Any) -> Any:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
@@ -78,17 +93,10 @@ def _validate_one(variable: dict[str, Any], value: Any) -> Any:
                 raise InputError(name, f"{name} must be a number") from None
         raise InputError(name, f"{name} must be a number")
     if kind == "checkbox":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int | float) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word in TRUE_WORDS:
-                return True
-            if word in FALSE_WORDS:
-                return False
-        raise InputError(name, f"{name} must be a boolean")
+        flag = read_bool(value)
+        if flag is None:
+            raise InputError(name, f"{name} must be a boolean")
+        return flag
     if kind == "file":
         _file_ok(value, variable, name)
         return value

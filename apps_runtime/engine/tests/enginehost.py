@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps_runtime.engine.host import FileUnavailable
 from apps_runtime.providers.types import ModelChunk, ProviderError, ToolCall, Usage
 
 
@@ -31,12 +32,21 @@ class RecordingHost:
     history_limits: list[int | None] = field(default_factory=list)
     stop_when: Callable[[RecordingHost], bool] | None = None
     closed: int = 0
+    # Upload id -> bytes: the uploads this run was given (read_upload).
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     def emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
 
     def should_stop(self) -> bool:
         return bool(self.stop_when and self.stop_when(self))
+
+    def read_upload(self, upload_id: str, max_bytes: int) -> bytes:
+        if upload_id not in self.uploads:
+            raise FileUnavailable("this run was not given that upload")
+        if len(self.uploads[upload_id]) > max_bytes:
+            raise FileUnavailable(f"it is larger than {max_bytes} bytes")
+        return self.uploads[upload_id]
 
     def chat_stream(
         self,

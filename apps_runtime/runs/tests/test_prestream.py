@@ -92,6 +92,45 @@ def test_agent_chat_is_unavailable(acme, alice_token):
     assert_error(response, 400, code="app_unavailable", message="agent apps are not runnable yet")
 
 
+def test_a_node_the_engine_cannot_run_is_unavailable_naming_its_type(acme, alice_token):
+    app = make_workflow_app(acme)
+    version = app.published_workflow
+    version.graph["nodes"].insert(1, {"id": "py", "data": {"type": "code", "title": "Run it"}})
+    version.graph["nodes"].insert(2, {"id": "kb", "data": {"type": "knowledge-retrieval"}})
+    version.save()
+    response = sse_call("POST", run_path(app), token=alice_token, body={"inputs": {}})
+    assert_error(
+        response,
+        400,
+        code="app_unavailable",
+        message="the app uses node types this server cannot run: code, knowledge-retrieval",
+    )
+    assert not Run.objects.exists()
+
+
+def test_a_model_node_without_any_provider_is_refused_before_the_stream(
+    acme, alice_token, settings
+):
+    settings.OPENAI_BASE_URL = ""
+    app = make_workflow_app(acme)
+    version = app.published_workflow
+    version.graph["nodes"].insert(
+        1,
+        {
+            "id": "qc",
+            "data": {
+                "type": "question-classifier",
+                "model": {"provider": "langgenius/openai/openai", "name": "m"},
+                "classes": [{"id": "1", "name": "a"}],
+            },
+        },
+    )
+    version.save()
+    response = sse_call("POST", run_path(app), token=alice_token, body={"inputs": {}})
+    assert response.status == 400 and response.json()["code"] == "provider_not_initialize"
+    assert not Run.objects.exists()
+
+
 @pytest.mark.parametrize("mode", [AppMode.CHANNEL, AppMode.RAG_PIPELINE])
 def test_channel_and_pipeline_modes_are_not_runnable(acme, alice_token, mode):
     app = make_prompt_app(acme, mode=mode)
