@@ -256,6 +256,9 @@ SSE_MAX_STREAMS_PER_TOKEN = env_int("SSE_MAX_STREAMS_PER_TOKEN", 10, minimum=1)
 SSE_MAX_SECONDS = env_int("SSE_MAX_SECONDS", 3600, minimum=1)
 SSE_PING_SECONDS = env_int("SSE_PING_SECONDS", 10, minimum=1)
 SSE_IDLE_SECONDS = env_int("SSE_IDLE_SECONDS", 300, minimum=1)
+# A stream's slot is a lease renewed while the stream runs: a slot whose holder vanished (a killed
+# process) is free again after this long.
+SSE_SLOT_LEASE_SECONDS = env_int("SSE_SLOT_LEASE_SECONDS", 20, minimum=3, maximum=30)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
 RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")
 if RUN_EXECUTOR not in {"thread"}:

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from apps_runtime.events.base import entry_id_key
 from apps_runtime.runs import prestream, wire
-from apps_runtime.runs.streams import stream_slot_release
+from apps_runtime.runs.streams import StreamSlot, stream_slot_release, stream_slot_renew
 from config.api.sse import PING_FRAME, SSEConsumer, data_frame, header
 
 
@@ -30,6 +30,7 @@ class StreamPlan:
     task_id: str
     mode: str
     token_key: str
+    slot: StreamSlot | None = None
     after: str | None = None
     prelude: list[bytes] = field(default_factory=list)
     live: bool = True
@@ -82,7 +83,14 @@ class _PlannedStream(SSEConsumer):
 
     async def close_stream(self) -> None:
         if self.plan is not None:
-            await sync_to_async(stream_slot_release)(self.plan.token_key)
+            await sync_to_async(stream_slot_release, thread_sensitive=False)(self.plan.slot)
+
+    def renew_seconds(self) -> float | None:
+        return settings.SSE_SLOT_LEASE_SECONDS / 3
+
+    async def renew_stream(self) -> None:
+        if self.plan is not None:
+            await sync_to_async(stream_slot_renew, thread_sensitive=False)(self.plan.slot)
 
     def route(self, name: str) -> str:
         return str(self.scope["url_route"]["kwargs"].get(name, ""))

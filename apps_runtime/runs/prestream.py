@@ -125,13 +125,15 @@ def start_run(*, authorization: str | None, app_ref: str, body: bytes, ip: str) 
         subject = subject_for_apps(authorization)
         app = app_get_for_run(subject, app_ref)
         token_key = str(subject.token.id)
-        stream_slot_acquire(token_key)
+        slot = stream_slot_acquire(token_key)
         try:
             run = _start(subject, app, body, ip)
+            plan = plan_for_started_run(run, token_key)
         except BaseException:
-            stream_slot_release(token_key)
+            stream_slot_release(slot)
             raise
-        return plan_for_started_run(run, token_key)
+        plan.slot = slot
+        return plan
     finally:
         release_connection()
 
@@ -197,19 +199,20 @@ def attach_run(
             raise invalid(MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT)
         run = run_get_for_subject(subject, app, task_ref)
         token_key = str(subject.token.id)
-        stream_slot_acquire(token_key)
+        slot = stream_slot_acquire(token_key)
         try:
             plan = StreamPlan(
                 task_id=str(run.id),
                 mode=run.mode,
                 token_key=token_key,
+                slot=slot,
                 idle_seconds=settings.SSE_IDLE_SECONDS,
                 continue_on_pause=continue_on_pause,
                 ping_first=True,
             )
             _position(plan, run, last_event_id, include_state_snapshot)
         except BaseException:
-            stream_slot_release(token_key)
+            stream_slot_release(slot)
             raise
         return plan
     finally:

@@ -45,7 +45,7 @@ _outage_logged: dict[str, float] = {}
 _outage_lock = threading.Lock()
 
 
-def _log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
+def log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
     """One warning per scope per ``RATE_LIMIT_OUTAGE_LOG_SECONDS``, not one per request."""
     now = time.monotonic()
     with _outage_lock:
@@ -93,7 +93,7 @@ def hit_count(
     try:
         count = _count(cache_key, window)
     except Exception as exc:  # the cache backend's connection errors have no common base
-        _log_outage(scope, exc, fail_open=fail_open)
+        log_outage(scope, exc, fail_open=fail_open)
         if fail_open:
             return 0, None
         raise LimiterUnavailable(scope) from exc
@@ -132,7 +132,7 @@ def peek(scope: str, key: str, *, window: int) -> int:
     try:
         value = cache.get(_cache_key(scope, key, window, bucket))
     except Exception as exc:  # unreachable cache: count nothing, as hit() fails open
-        _log_outage(scope, exc, fail_open=True)
+        log_outage(scope, exc, fail_open=True)
         return 0
     return int(value or 0)
 
