@@ -175,6 +175,10 @@ RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS = env_int(
     "RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS", 30, minimum=1
 )
 RATE_LIMIT_OUTAGE_LOG_SECONDS = env_int("RATE_LIMIT_OUTAGE_LOG_SECONDS", 60, minimum=1)
+# The 503 answered while the database or the event log's Redis cannot be reached: its Retry-After.
+SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int(
+    "SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS", 5, minimum=1
+)
 
 CHANNEL_LAYERS: dict[str, dict[str, str]] = {}
 

@@ -16,45 +16,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.utils import timezone
 
-from config.api.errors import ApiError, RateLimited
+from config.api.errors import RateLimited, ServiceUnavailable
+from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.ratelimit")
 
 
-class LimiterUnavailable(ApiError):
+class LimiterUnavailable(ServiceUnavailable):
     """A limiter that guards a secret cannot count: refuse (503 + ``Retry-After``), never guess."""
 
     def __init__(self, scope: str) -> None:
-        self.retry_after = settings.RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS
         super().__init__(
-            503,
             "rate limiter unavailable, try again later",
-            headers={"Retry-After": str(self.retry_after)},
+            retry_after=settings.RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS,
         )
         self.scope = scope
 
 
-_outage_logged: dict[str, float] = {}
-_outage_lock = threading.Lock()
-
-
 def log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
     """One warning per scope per ``RATE_LIMIT_OUTAGE_LOG_SECONDS``, not one per request."""
-    now = time.monotonic()
-    with _outage_lock:
-        last = _outage_logged.get(scope)
-        if last is not None and now - last < settings.RATE_LIMIT_OUTAGE_LOG_SECONDS:
-            return
-        _outage_logged[scope] = now
     outcome = "allowing requests" if fail_open else "refusing requests with 503"
-    logger.warning("rate limiter %s unavailable, %s: %s", scope, outcome, exc)
+    warn_outage(logger, f"rate limiter {scope}", exc, outcome)
 
 
 def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:

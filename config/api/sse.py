@@ -23,7 +23,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 
-from config.api.errors import ApiError, to_api_error
+from config.api.errors import ApiError, report, to_api_error
 
 logger = logging.getLogger("difyapi.sse")
 
@@ -160,8 +160,7 @@ class SSEConsumer(AsyncHttpConsumer):
             frames = await self._prepare_shielded(b"".join(self.body))
         except Exception as exc:
             error = to_api_error(exc)
-            if error.status >= 500:
-                logger.exception("SSE endpoint failed before the stream", exc_info=exc)
+            report(error, exc, "SSE endpoint failed before the stream")
             status, headers, body = error_response_parts(error)
             await self.send_response(status, body, headers=headers)
             self._finished.set()
