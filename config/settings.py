@@ -237,6 +237,8 @@ UPLOAD_ALLOWED_EXTENSIONS = env_list(
     "ppt xml epub json yaml yml mp3 m4a wav amr mpga mp4 mov mpeg webm".split(),
 )
 UPLOAD_RETENTION_SECONDS = env_int("UPLOAD_RETENTION_SECONDS", 24 * 3600, minimum=1)
+# Housekeeping removes stored upload files no row owns (a failed write) once this old.
+UPLOAD_ORPHAN_GRACE_SECONDS = env_int("UPLOAD_ORPHAN_GRACE_SECONDS", 3600, minimum=1)
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Workspace members: how long an invitation link for a new account stays valid.
 MEMBER_INVITATION_TTL_SECONDS = env_int("MEMBER_INVITATION_TTL_SECONDS", 72 * 3600, minimum=60)
