@@ -265,6 +265,8 @@ SSE_IDLE_SECONDS = env_int("SSE_IDLE_SECONDS", 300, minimum=1)
 # A stream's slot is a lease renewed while the stream runs: a slot whose holder vanished (a killed
 # process) is free again after this long.
 SSE_SLOT_LEASE_SECONDS = env_int("SSE_SLOT_LEASE_SECONDS", 20, minimum=3, maximum=30)
+# Bytes daphne may hold for a stream's client that does not read; past it the client is dropped.
+SSE_MAX_BUFFERED_BYTES = env_int("SSE_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, minimum=16 * 1024)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
 RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")
 if RUN_EXECUTOR not in {"thread"}:

@@ -202,6 +202,9 @@ class SSEConsumer(AsyncHttpConsumer):
         try:
             async for frame in frames:
                 await self.send_body(frame, more_body=True)
+                # Let the server flush to the client before the next frame: its buffer then
+                # only grows for a client that does not read (config/daphne_send_limit.py).
+                await asyncio.sleep(0)
             await self.send_body(b"")
         except asyncio.CancelledError:
             raise
