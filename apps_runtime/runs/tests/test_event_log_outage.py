@@ -8,8 +8,6 @@ Redis here is a private ``redis-server`` of the test (never the shared one).
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from asgiref.sync import async_to_sync
 
@@ -18,10 +16,16 @@ from apps_runtime.demo import demo_app_path
 from apps_runtime.runs import services
 from apps_runtime.runs.host import RunHost
 from apps_runtime.runs.models import Run
-from apps_runtime.runs.tests.helpers import assert_error, events_path, run_path, sse_call
+from apps_runtime.runs.tests.helpers import (
+    assert_error,
+    events_path,
+    run_path,
+    running_run,
+    sse_call,
+)
 from apps_runtime.runs.tests.streaming import LiveStream
 from apps_runtime.runs.tests.test_run_e2e import import_app
-from tests.servers import PrivateRedis, closed_port_url
+from tests.servers import closed_port_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,15 +33,10 @@ BODY = {"inputs": {"x": "hi", "num": "2", "enum_var": "B"}}
 
 
 @pytest.fixture
-def redis_server(settings):
-    server = PrivateRedis().start()
-    settings.REDIS_URL = server.url  # the event log only; the cache stays as configured
+def redis_server(private_redis, settings):
     settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 0
     settings.SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = 7
-    events.event_log_reset()
-    yield server
-    events.event_log_reset()  # before conftest's clean-up, which would talk to this server
-    server.stop()
+    return private_redis
 
 
 def _use_log(settings, url):
@@ -62,15 +61,7 @@ def test_runs_and_reattaches_while_the_event_log_is_down(
     task = done.events[0]["task_id"]
 
     # A running run with part of its log written.
-    run = Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=alice.email,
-        account=alice,
-        workflow_run_id=uuid.uuid4(),
-    )
+    run = running_run(app, alice)
     host = RunHost(run)
     host.publish({"event": "workflow_started", "data": {}})
     settings.SSE_IDLE_SECONDS = 30
@@ -110,15 +101,7 @@ def test_a_log_missing_its_terminal_events_still_ends_a_reattach(
     """The log kept the run's first events but was unreachable when the run ended."""
     app = import_app(acme, alice, demo_app_path("echo_workflow.yml"))
     token = token_for(alice)
-    run = Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=alice.email,
-        account=alice,
-        workflow_run_id=uuid.uuid4(),
-    )
+    run = running_run(app, alice)
     RunHost(run).publish({"event": "workflow_started", "data": {}})
     RunHost(run).publish({"event": "node_started", "data": {}})
     _finish_with_log_down(settings, run, RunHost(run), back=redis_server.url)

@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import socket
 import time
-import uuid
 
 import pytest
 import redis
 
 from apps_runtime import events
-from apps_runtime.runs.models import Run
-from apps_runtime.runs.tests.helpers import events_path
+from apps_runtime.runs.tests.helpers import events_path, running_run
 from apps_runtime.tests.factories import make_workflow_app
-from tests.servers import PrivateRedis, servers
+from tests.servers import servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EVENTS = 700
 EVENT_BYTES = 8 * 1024  # about 5.7 MB of log: more than the kernel's socket buffers hold
 LIMIT = 256 * 1024
-
-
-@pytest.fixture
-def private_redis(settings):
-    server = PrivateRedis().start()
-    settings.REDIS_URL = server.url
-    events.event_log_reset()
-    yield server
-    events.event_log_reset()
-    server.stop()
 
 
 def _slots(client: redis.Redis) -> list[bytes]:
@@ -54,15 +42,7 @@ def test_a_client_that_never_reads_is_dropped_and_its_slot_released(
     acme, alice, token_for, private_redis
 ):
     app = make_workflow_app(acme)
-    run = Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=alice.email,
-        account=alice,
-        workflow_run_id=uuid.uuid4(),
-    )
+    run = running_run(app, alice)
     log = events.event_log()
     filler = "x" * EVENT_BYTES
     for index in range(EVENTS):

@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
 from apps_runtime.demo import demo_app_path
 from apps_runtime.events import event_log
-from apps_runtime.runs.models import Run
 from apps_runtime.runs.streams import stream_slot_acquire, streams_open
-from apps_runtime.runs.tests.helpers import events_path, run_path, sse_call
+from apps_runtime.runs.tests.helpers import events_path, run_path, running_run, sse_call
 from apps_runtime.runs.tests.streaming import LiveStream
 from apps_runtime.runs.tests.test_run_e2e import import_app
 
@@ -49,15 +47,7 @@ def _token_id(alice):
 
 def _hanging_run(app, alice):
     """A running run whose log never ends (its stream can only end by a timeout or a hang-up)."""
-    run = Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=alice.email,
-        account=alice,
-        workflow_run_id=uuid.uuid4(),
-    )
+    run = running_run(app, alice)
     event_log().append(str(run.id), {"event": "workflow_started", "task_id": str(run.id)})
     return run
 
