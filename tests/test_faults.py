@@ -68,6 +68,7 @@ def test_a_database_outage_is_a_503_with_retry_after_everywhere(alice, token_for
             payload = assert_error(stream, 503, code="service_unavailable")
             assert stream.headers["retry-after"] == "9" and payload["retry_after"] == 9
     assert not _no_tracebacks(caplog)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no line per request
     warnings = [r for r in caplog.records if "database is unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per interval, not once per request
     assert api(token).get("/openapi/v1/account").status_code == 200  # back
@@ -84,4 +85,5 @@ def test_a_cache_outage_logs_once_and_never_a_traceback(db, client, caplog):
                 assert int(response["Retry-After"]) >= 1
             warned.append(len([r for r in caplog.records if "unavailable" in r.getMessage()]))
     assert not _no_tracebacks(caplog)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert warned[0] >= 1 and warned[1] == warned[0]  # the first failure, then nothing more

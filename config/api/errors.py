@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -177,7 +177,19 @@ def envelope_response(status: int, message: str, **kwargs: Any) -> HttpResponse:
 
 
 def error_response(error: ApiError) -> HttpResponse:
-    return json_response(error.payload(), status=error.status, headers=error.headers)
+    response = json_response(error.payload(), status=error.status, headers=error.headers)
+    return logged_if_outage(response, error)
+
+
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+def logged_if_outage(response: R, error: ApiError) -> R:
+    """An outage's 503 was logged by :func:`report` (once per interval): keep Django's request
+    logger from adding an error line per response (it skips responses marked as logged)."""
+    if isinstance(error, ServiceUnavailable):
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def validation_error(
@@ -224,7 +236,7 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
     response = Response(error.payload(), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
-    return response
+    return logged_if_outage(response, error)
 
 
 def to_api_error(exc: BaseException) -> ApiError:

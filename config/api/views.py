@@ -22,6 +22,7 @@ from config.api.errors import (
     ServiceUnavailable,
     envelope_response,
     error_response,
+    logged_if_outage,
     report,
     to_api_error,
 )
@@ -96,7 +97,7 @@ def service_unavailable_page(error: ServiceUnavailable) -> HttpResponse:
         "service_unavailable.html",
         {"message": error.message, "retry_after": error.retry_after},
     )
-    return HttpResponse(page, status=503, headers=error.headers)
+    return logged_if_outage(HttpResponse(page, status=503, headers=error.headers), error)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
