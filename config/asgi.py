@@ -15,10 +15,12 @@ from django.urls import re_path  # noqa: E402
 from apps_runtime.routing import sse_patterns  # noqa: E402
 from config.body_limit import BodySizeLimit  # noqa: E402
 from config.daphne_body_limit import install as install_daphne_body_limit  # noqa: E402
+from config.daphne_send_limit import install as install_daphne_send_limit  # noqa: E402
 from config.housekeeping import start_background  # noqa: E402
 
 start_background()
 install_daphne_body_limit()  # daphne reads whole bodies before calling us: refuse them earlier
+install_daphne_send_limit()  # ... and buffers whatever we send: drop streams nobody reads
 
 application = BodySizeLimit(
     ProtocolTypeRouter(

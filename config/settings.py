@@ -175,6 +175,10 @@ RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS = env_int(
     "RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS", 30, minimum=1
 )
 RATE_LIMIT_OUTAGE_LOG_SECONDS = env_int("RATE_LIMIT_OUTAGE_LOG_SECONDS", 60, minimum=1)
+# The 503 answered while the database or the event log's Redis cannot be reached: its Retry-After.
+SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int(
+    "SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS", 5, minimum=1
+)
 
 CHANNEL_LAYERS: dict[str, dict[str, str]] = {}
 
@@ -233,6 +237,8 @@ UPLOAD_ALLOWED_EXTENSIONS = env_list(
     "ppt xml epub json yaml yml mp3 m4a wav amr mpga mp4 mov mpeg webm".split(),
 )
 UPLOAD_RETENTION_SECONDS = env_int("UPLOAD_RETENTION_SECONDS", 24 * 3600, minimum=1)
+# Housekeeping removes stored upload files no row owns (a failed write) once this old.
+UPLOAD_ORPHAN_GRACE_SECONDS = env_int("UPLOAD_ORPHAN_GRACE_SECONDS", 3600, minimum=1)
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
 # Workspace members: how long an invitation link for a new account stays valid.
 MEMBER_INVITATION_TTL_SECONDS = env_int("MEMBER_INVITATION_TTL_SECONDS", 72 * 3600, minimum=60)
@@ -256,6 +262,11 @@ SSE_MAX_STREAMS_PER_TOKEN = env_int("SSE_MAX_STREAMS_PER_TOKEN", 10, minimum=1)
 SSE_MAX_SECONDS = env_int("SSE_MAX_SECONDS", 3600, minimum=1)
 SSE_PING_SECONDS = env_int("SSE_PING_SECONDS", 10, minimum=1)
 SSE_IDLE_SECONDS = env_int("SSE_IDLE_SECONDS", 300, minimum=1)
+# A stream's slot is a lease renewed while the stream runs: a slot whose holder vanished (a killed
+# process) is free again after this long.
+SSE_SLOT_LEASE_SECONDS = env_int("SSE_SLOT_LEASE_SECONDS", 20, minimum=3, maximum=30)
+# Bytes daphne may hold for a stream's client that does not read; past it the client is dropped.
+SSE_MAX_BUFFERED_BYTES = env_int("SSE_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, minimum=16 * 1024)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
 RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")
 if RUN_EXECUTOR not in {"thread"}:

@@ -9,6 +9,8 @@ from accounts.login_throttle import login_throttled
 from config import pages
 from config.api import views as api_views
 
+handler500 = "config.api.views.server_error"
+
 admin.site.site_header = "Dify API administration"
 admin.site.site_title = "Dify API admin"
 admin.site.site_url = "/"  # "View site" lands on the front door

@@ -140,3 +140,39 @@ def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator
                 server.process.terminate()
         for server in started:
             server.stop()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port (no persistence), to stop and restart
+    for fault tests without touching the shared Redis."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrivateRedis:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def closed_port_url() -> str:
+    """A redis URL nothing listens on (a store that is down)."""
+    return f"redis://127.0.0.1:{free_port()}/0"

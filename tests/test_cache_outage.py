@@ -3,6 +3,7 @@
 import pytest
 from django.test import override_settings
 
+from config import outage
 from config.api import ratelimit
 from config.api.errors import ApiError
 from conftest import assert_envelope
@@ -41,7 +42,7 @@ def test_device_flow_fails_closed_on_secret_guards_without_the_cache(client, ali
         )
         assert code.status_code == 200
         user_code = code.json()["user_code"]
-        ratelimit._outage_logged.clear()
+        outage.reset()
         with caplog.at_level("WARNING", logger="difyapi.ratelimit"):
             for _ in range(3):
                 lookup = client.get("/openapi/v1/oauth/device/lookup", {"user_code": user_code})

@@ -7,6 +7,7 @@ class UploadsConfig(AppConfig):
 
     def ready(self) -> None:
         from config.housekeeping import register_task
-        from uploads.services import upload_files_purge_unused
+        from uploads.services import upload_files_purge_orphans, upload_files_purge_unused
 
         register_task("unused uploads purged", upload_files_purge_unused)
+        register_task("stored files no upload owns removed", upload_files_purge_orphans)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import posixpath
 import unicodedata
@@ -16,10 +17,21 @@ from django.utils import timezone
 from accounts.audit import audit_by_subject
 from accounts.authentication import Subject
 from apps_runtime.models import App
-from config.api.errors import ApiError
+from config.api.errors import ApiError, ServiceUnavailable
 from uploads.models import UploadFile
 
 NAME_MAX = 255
+UPLOAD_DIR = "uploads"
+STORAGE_UNAVAILABLE = "the file could not be stored, try again later"
+
+logger = logging.getLogger("difyapi.uploads")
+
+
+def _delete_quietly(key: str) -> None:
+    try:
+        default_storage.delete(key)
+    except OSError as exc:
+        logger.warning("could not remove %s: %s", key, exc)
 
 
 def _clean_name(raw: str | None) -> str:
@@ -69,10 +81,15 @@ def upload_file_create(
         mime_type=mime_type,
         created_at=timezone.now(),
     )
-    # The storage picks a free name; the key never contains the client's file name.
-    key = default_storage.save(
-        f"uploads/{app.workspace_id}/{upload.id}{'.' + extension if extension else ''}", uploaded
-    )
+    # The storage picks a free name; the key never contains the client's file name. The id in
+    # it is new, so the name asked for is the one written (and the one to remove on failure).
+    wanted = f"{UPLOAD_DIR}/{app.workspace_id}/{upload.id}{'.' + extension if extension else ''}"
+    try:
+        key = default_storage.save(wanted, uploaded)
+    except OSError as exc:  # disk full, quota, I/O error: no half-written file stays behind
+        _delete_quietly(wanted)
+        logger.warning("upload not stored (%s): %s", wanted, exc)
+        raise ServiceUnavailable(STORAGE_UNAVAILABLE) from None
     upload.storage_key = key
     try:
         with transaction.atomic():
@@ -108,3 +125,49 @@ def upload_files_purge_unused() -> int:
             default_storage.delete(upload.storage_key)
             purged += 1
     return purged
+
+
+def upload_files_purge_orphans() -> int:
+    """Housekeeping: delete stored files that no upload row owns (a write that failed half-way,
+    a crash between storing and recording), once older than ``UPLOAD_ORPHAN_GRACE_SECONDS`` so a
+    file being stored right now is never taken. At most ``ORPHAN_BATCH`` files a round."""
+    cutoff = timezone.now() - timedelta(seconds=settings.UPLOAD_ORPHAN_GRACE_SECONDS)
+    keys = _stored_keys()
+    purged = 0
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        owned = set(
+            UploadFile.objects.filter(storage_key__in=chunk).values_list("storage_key", flat=True)
+        )
+        for key in chunk:
+            if key in owned:
+                continue
+            try:
+                if default_storage.get_modified_time(key) >= cutoff:
+                    continue
+            except OSError:
+                continue  # gone meanwhile
+            _delete_quietly(key)
+            purged += 1
+            if purged >= ORPHAN_BATCH:
+                return purged
+    return purged
+
+
+ORPHAN_BATCH = 1000
+
+
+def _stored_keys() -> list[str]:
+    """Every stored upload key (``uploads/<workspace>/<file>``)."""
+    keys: list[str] = []
+    try:
+        workspaces, _ = default_storage.listdir(UPLOAD_DIR)
+    except (OSError, NotImplementedError):
+        return keys
+    for workspace in workspaces:
+        try:
+            _, files = default_storage.listdir(f"{UPLOAD_DIR}/{workspace}")
+        except OSError:
+            continue
+        keys.extend(f"{UPLOAD_DIR}/{workspace}/{name}" for name in files)
+    return keys

@@ -9,6 +9,9 @@ every process), in-process otherwise. Public API::
     await log.wait(task_id, after, timeout)     # on an event loop; [] after timeout
     log.close(task_id)                          # run ended: kept EVENT_LOG_RETENTION_SECONDS more
     log.exists(task_id)
+    log.check()                                 # raises EventLogUnavailable (Redis down)
+
+Every method raises ``EventLogUnavailable`` when the store cannot be reached (decisions 16-faults).
 
 Ids are ``<ms>-<seq>`` in both backends, strictly increasing per stream (the SSE ``id:``).
 
@@ -24,9 +27,17 @@ import threading
 
 from django.conf import settings
 
-from apps_runtime.events.base import Entry, EventLog, entry_id_key
+from apps_runtime.events.base import Entry, EventLog, EventLogUnavailable, entry_id_key
 
-__all__ = ["Entry", "EventLog", "entry_id_key", "event_log", "event_log_reset", "event_logs_purge"]
+__all__ = [
+    "Entry",
+    "EventLog",
+    "EventLogUnavailable",
+    "entry_id_key",
+    "event_log",
+    "event_log_reset",
+    "event_logs_purge",
+]
 
 _lock = threading.Lock()
 _cached: tuple[str, EventLog] | None = None

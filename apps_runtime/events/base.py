@@ -12,6 +12,10 @@ from typing import Any, Protocol
 Entry = tuple[str, dict[str, Any]]
 
 
+class EventLogUnavailable(Exception):
+    """The log's store cannot be reached (Redis down): every backend method may raise it."""
+
+
 class EventLog(Protocol):
     def append(self, stream: str, event: dict[str, Any]) -> str:
         """Append ``event``; return its id. Safe from any thread; never blocks on a reader."""
@@ -28,6 +32,9 @@ class EventLog(Protocol):
 
     def exists(self, stream: str) -> bool:
         """Whether the stream still holds entries (False once retention dropped it)."""
+
+    def check(self) -> None:
+        """Raise :class:`EventLogUnavailable` unless the log can be written now."""
 
 
 def entry_id_key(entry_id: str) -> tuple[int, int]:

@@ -81,6 +81,9 @@ class MemoryEventLog:
             if state is not None and state.closed_at is None:
                 state.closed_at = timezone.now()
 
+    def check(self) -> None:
+        """The in-process log is always there."""
+
     # --- reading ------------------------------------------------------------------------------
     def entries(self, stream: str, after: str | None = None) -> list[Entry]:
         with self._lock:

@@ -10,16 +10,18 @@ default 5 s would turn a long block into a ``TimeoutError``; platform-notes.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from apps_runtime.events.base import Entry, entry_id_key
+from apps_runtime.events.base import Entry, EventLogUnavailable, entry_id_key
 
 FIELD = "e"
 # Sync calls are short (XADD, XRANGE, EXPIRE): fail fast when Redis is unreachable.
@@ -27,6 +29,34 @@ SYNC_SOCKET_TIMEOUT_SECONDS = 5
 CONNECT_TIMEOUT_SECONDS = 2
 # Head-room of the async socket timeout over the longest XREAD BLOCK.
 BLOCK_HEADROOM_SECONDS = 5
+
+
+# Redis could not be reached or answered in time (redis-py raises these for a dead server).
+_OUTAGE = (redis.ConnectionError, redis.TimeoutError, OSError)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _outage_is_unavailable(method: F) -> F:
+    """Raise :class:`EventLogUnavailable` for an unreachable Redis (sync and async methods)."""
+    if asyncio.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except _OUTAGE as exc:
+                raise EventLogUnavailable(str(exc)) from exc
+
+        return wrapped_async  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except _OUTAGE as exc:
+            raise EventLogUnavailable(str(exc)) from exc
+
+    return wrapped  # type: ignore[return-value]
 
 
 def _after_id(after: str | None) -> str:
@@ -70,6 +100,7 @@ class RedisEventLog:
         return f"{settings.EVENT_LOG_KEY_PREFIX}:{stream}"
 
     # --- writing ------------------------------------------------------------------------------
+    @_outage_is_unavailable
     def append(self, stream: str, event: dict[str, Any]) -> str:
         key = self.key(stream)
         pipe = self._sync.pipeline(transaction=False)
@@ -83,18 +114,26 @@ class RedisEventLog:
         entry_id, _ = pipe.execute()
         return str(entry_id)
 
+    @_outage_is_unavailable
     def close(self, stream: str) -> None:
         self._sync.expire(self.key(stream), settings.EVENT_LOG_RETENTION_SECONDS)
 
+    @_outage_is_unavailable
+    def check(self) -> None:
+        self._sync.ping()
+
     # --- reading ------------------------------------------------------------------------------
+    @_outage_is_unavailable
     def entries(self, stream: str, after: str | None = None) -> list[Entry]:
         start = _after_id(after)
         low = "-" if start == "0-0" else f"({start}"
         return _decode(self._sync.xrange(self.key(stream), min=low, max="+"))
 
+    @_outage_is_unavailable
     def exists(self, stream: str) -> bool:
         return bool(self._sync.exists(self.key(stream)))
 
+    @_outage_is_unavailable
     async def wait(self, stream: str, after: str | None, timeout: float) -> list[Entry]:
         client = self._client()
         key = self.key(stream)

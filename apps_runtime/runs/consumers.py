@@ -9,6 +9,7 @@ no database connection and no thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
@@ -16,10 +17,12 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from apps_runtime.events.base import entry_id_key
+from apps_runtime.events.base import EventLogUnavailable, entry_id_key
 from apps_runtime.runs import prestream, wire
-from apps_runtime.runs.streams import stream_slot_release
+from apps_runtime.runs.streams import StreamSlot, stream_slot_release, stream_slot_renew
 from config.api.sse import PING_FRAME, SSEConsumer, data_frame, header
+
+logger = logging.getLogger("difyapi.sse")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class StreamPlan:
     task_id: str
     mode: str
     token_key: str
+    slot: StreamSlot | None = None
     after: str | None = None
     prelude: list[bytes] = field(default_factory=list)
     live: bool = True
@@ -60,7 +64,15 @@ async def plan_frames(plan: StreamPlan) -> AsyncIterator[bytes]:
         wait = min(settings.SSE_PING_SECONDS - (now - last_output), deadline - now)
         if plan.idle_seconds is not None:
             wait = min(wait, plan.idle_seconds - (now - last_event))
-        entries = await log.wait(plan.task_id, after, max(wait, 0.01))
+        try:
+            entries = await log.wait(plan.task_id, after, max(wait, 0.01))
+        except EventLogUnavailable as exc:
+            # The log went away under the stream (decisions 16-faults): end it, with the run's
+            # terminal events from its row when it has ended; the client re-attaches later.
+            logger.warning("event log unavailable, ending stream of %s: %s", plan.task_id, exc)
+            for frame in await _terminal_frames(plan.task_id, after):
+                yield frame
+            return
         now = loop.time()
         if entries:
             for entry_id, event in entries:
@@ -71,10 +83,19 @@ async def plan_frames(plan: StreamPlan) -> AsyncIterator[bytes]:
             last_output = last_event = now
             continue
         if plan.idle_seconds is not None and now - last_event >= plan.idle_seconds:
+            for frame in await _terminal_frames(plan.task_id, after):
+                yield frame
             return
         if now - last_output >= settings.SSE_PING_SECONDS:
             yield PING_FRAME
             last_output = now
+
+
+async def _terminal_frames(task_id: str, after: str | None) -> list[bytes]:
+    frames: list[bytes] = await sync_to_async(
+        prestream.terminal_frames_if_finished, thread_sensitive=False
+    )(task_id, after)
+    return frames
 
 
 class _PlannedStream(SSEConsumer):
@@ -82,7 +103,14 @@ class _PlannedStream(SSEConsumer):
 
     async def close_stream(self) -> None:
         if self.plan is not None:
-            await sync_to_async(stream_slot_release)(self.plan.token_key)
+            await sync_to_async(stream_slot_release, thread_sensitive=False)(self.plan.slot)
+
+    def renew_seconds(self) -> float | None:
+        return settings.SSE_SLOT_LEASE_SECONDS / 3
+
+    async def renew_stream(self) -> None:
+        if self.plan is not None:
+            await sync_to_async(stream_slot_renew, thread_sensitive=False)(self.plan.slot)
 
     def route(self, name: str) -> str:
         return str(self.scope["url_route"]["kwargs"].get(name, ""))

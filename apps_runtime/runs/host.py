@@ -28,6 +28,7 @@ from apps_runtime.runs.executor import get_executor
 from apps_runtime.runs.models import NodeExecution, Run
 from apps_runtime.runs.selectors import conversation_history
 from apps_runtime.runs.services import stop_flag_set
+from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.runs")
 
@@ -80,8 +81,15 @@ class RunHost:
         self.publish(event)
 
     def publish(self, event: dict[str, Any]) -> str:
-        """Stamp and append one event; returns its log id."""
-        return self._log.append(self.ids.task_id, self.ids.stamp(event))
+        """Stamp and append one event; returns its log id ("" when the log is unreachable: the
+        run goes on and its row records the outcome, decisions 16-faults)."""
+        from apps_runtime.events import EventLogUnavailable
+
+        try:
+            return self._log.append(self.ids.task_id, self.ids.stamp(event))
+        except EventLogUnavailable as exc:
+            warn_outage(logger, "run event log", exc, "runs go on without live events")
+            return ""
 
     def _record_node(self, data: dict[str, Any]) -> None:
         node_exec_id = data.get("id")

@@ -26,7 +26,12 @@ from apps_runtime.runs.models import NodeExecution, Run
 from apps_runtime.runs.selectors import app_get_for_run, run_get_for_subject
 from apps_runtime.runs.streams import stream_slot_acquire, stream_slot_release
 from config.api import ratelimit
-from config.api.errors import INSUFFICIENT_SCOPE_CHALLENGE, ApiError, RateLimited
+from config.api.errors import (
+    INSUFFICIENT_SCOPE_CHALLENGE,
+    ApiError,
+    RateLimited,
+    ServiceUnavailable,
+)
 from config.api.sse import data_frame
 
 APPS_RUN = "apps:run"
@@ -45,6 +50,20 @@ def release_connection() -> None:
     thread, and closing would end it."""
     if not connection.in_atomic_block:
         connection.close()
+
+
+EVENT_LOG_UNAVAILABLE = "the run event log is unavailable, try again shortly"
+
+
+def require_event_log() -> None:
+    """503 before the stream when the event log cannot be written (Redis down): a stream that
+    could carry no event is never started, and no run is recorded."""
+    from apps_runtime.events import EventLogUnavailable, event_log
+
+    try:
+        event_log().check()
+    except EventLogUnavailable:
+        raise ServiceUnavailable(EVENT_LOG_UNAVAILABLE) from None
 
 
 def app_unavailable(message: str) -> ApiError:
@@ -126,13 +145,16 @@ def start_run(*, authorization: str | None, app_ref: str, body: bytes, ip: str) 
         subject = subject_for_apps(authorization)
         app = app_get_for_run(subject, app_ref)
         token_key = str(subject.token.id)
-        stream_slot_acquire(token_key)
+        require_event_log()
+        slot = stream_slot_acquire(token_key)
         try:
             run = _start(subject, app, body, ip)
+            plan = plan_for_started_run(run, token_key)
         except BaseException:
-            stream_slot_release(token_key)
+            stream_slot_release(slot)
             raise
-        return plan_for_started_run(run, token_key)
+        plan.slot = slot
+        return plan
     finally:
         release_connection()
 
@@ -189,6 +211,7 @@ def attach_run(
     continue_on_pause: bool,
 ) -> Any:
     """Find the caller's run and plan the re-attach position of decisions §6."""
+    from apps_runtime.events import EventLogUnavailable
     from apps_runtime.runs.consumers import StreamPlan
 
     try:
@@ -198,19 +221,23 @@ def attach_run(
             raise invalid(MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT)
         run = run_get_for_subject(subject, app, task_ref)
         token_key = str(subject.token.id)
-        stream_slot_acquire(token_key)
+        slot = stream_slot_acquire(token_key)
         try:
             plan = StreamPlan(
                 task_id=str(run.id),
                 mode=run.mode,
                 token_key=token_key,
+                slot=slot,
                 idle_seconds=settings.SSE_IDLE_SECONDS,
                 continue_on_pause=continue_on_pause,
                 ping_first=True,
             )
-            _position(plan, run, last_event_id, include_state_snapshot)
+            try:
+                _position(plan, run, last_event_id, include_state_snapshot)
+            except EventLogUnavailable:
+                raise ServiceUnavailable(EVENT_LOG_UNAVAILABLE) from None
         except BaseException:
-            stream_slot_release(token_key)
+            stream_slot_release(slot)
             raise
         return plan
     finally:
@@ -242,11 +269,34 @@ def _position(plan: Any, run: Run, last_event_id: str | None, snapshot: bool) ->
         plan.after = position if run.is_active else _before_last(entries, "workflow_finished")
     else:
         plan.after = _segment_start(entries)
-    if not run.is_active and not any(
+    if not run.is_active and not any(wire.ends_stream(run.mode, e) for _, e in entries):
+        # Finished, but its terminal events never reached the log (the log was down when the run
+        # ended, decisions 16-faults): what is there, then the end built from the row.
+        plan.prelude += [
+            data_frame(entry_id, event) for entry_id, event in _after(entries, plan.after)
+        ]
+        last = entries[-1][0] if entries else "0-0"
+        plan.prelude += [data_frame(last, ids.stamp(event)) for event in wire.terminal_events(run)]
+        plan.live = False
+    elif not run.is_active and not any(
         wire.ends_stream(run.mode, event) for _, event in _after(entries, plan.after)
     ):
         # Finished and its end already delivered: nothing more will come.
         plan.live = bool(_after(entries, plan.after))
+
+
+def terminal_frames_if_finished(task_id: str, after: str | None) -> list[bytes]:
+    """A stream that must end without having seen its run's terminal events (the log became
+    unreachable, or stayed silent until the idle timeout): the run's end built from its row if
+    the run has ended, else nothing."""
+    try:
+        run = Run.objects.filter(pk=task_id).select_related("app", "message").first()
+        if run is None or run.is_active:
+            return []
+        ids = wire.RunIds.of(run)
+        return [data_frame(after or "0-0", ids.stamp(event)) for event in wire.terminal_events(run)]
+    finally:
+        release_connection()
 
 
 def _after(entries: list[tuple[str, dict[str, Any]]], after: str | None) -> list[Any]:

@@ -24,6 +24,7 @@ from apps_runtime.runs import wire
 from apps_runtime.runs.inputs import RunRequest
 from apps_runtime.runs.models import Conversation, Message, Run
 from apps_runtime.runs.selectors import conversation_get_for_subject
+from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.runs")
 
@@ -145,7 +146,7 @@ def run_stop(*, run: Run, actor: Actor, subject: Subject | None = None, ip: str 
     try:
         cache.set(stop_flag_key(run.id), "1", timeout=STOP_FLAG_TTL_SECONDS)
     except Exception as exc:  # the database flag still reaches the job (heartbeat round)
-        logger.warning("stop flag not cached for run %s: %s", run.id, exc)
+        warn_outage(logger, "cache (stop flags)", exc, "stops apply at the next heartbeat")
     if paused:
         run_finish(run.id, status=Run.Status.STOPPED, from_statuses=(Run.Status.PAUSED,))
 
@@ -154,7 +155,7 @@ def stop_flag_set(run_id: uuid.UUID) -> bool:
     try:
         return bool(cache.get(stop_flag_key(run_id)))
     except Exception as exc:
-        logger.warning("stop flag unreadable for run %s: %s", run_id, exc)
+        warn_outage(logger, "cache (stop flags)", exc, "stops apply at the next heartbeat")
         return False
 
 
@@ -216,13 +217,17 @@ def run_finish(
 
 
 def run_publish_terminal(run: Run) -> None:
-    from apps_runtime.events import event_log
+    from apps_runtime.events import EventLogUnavailable, event_log
 
     log = event_log()
     ids = wire.RunIds.of(run)
-    for event in wire.terminal_events(run):
-        log.append(ids.task_id, ids.stamp(event))
-    log.close(ids.task_id)
+    try:
+        for event in wire.terminal_events(run):
+            log.append(ids.task_id, ids.stamp(event))
+        log.close(ids.task_id)
+    except EventLogUnavailable as exc:
+        # The row holds the outcome; a re-attach ends with it (decisions 16-faults).
+        warn_outage(logger, "run event log", exc, "runs go on without live events")
 
 
 def run_fail(run: Run, *, message: str, actor: Actor) -> bool:

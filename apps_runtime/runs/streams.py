@@ -1,11 +1,18 @@
-"""Open SSE streams per token (``SSE_MAX_STREAMS_PER_TOKEN``, security 19), counted in the cache
-so the cap holds across processes. A slot is taken before a stream starts and given back when it
-ends; a process that dies leaks its slots only until the counter's expiry (``SSE_MAX_SECONDS``).
+"""Open SSE streams per token (``SSE_MAX_STREAMS_PER_TOKEN``, security 19), held as leases in the
+cache so the cap holds across processes.
+
+A token has ``SSE_MAX_STREAMS_PER_TOKEN`` slot keys; taking a slot is ``cache.add`` on the first
+free one (atomic in every backend) with a lease of ``SSE_SLOT_LEASE_SECONDS``. The stream renews
+its lease while it runs (:func:`stream_slot_renew`, every third of the lease) and deletes it when it
+ends; a slot whose holder vanished without a word (a killed process, a stalled loop) frees itself
+when the lease runs out. A refused request writes nothing, so retrying never extends a lockout.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,47 +24,69 @@ logger = logging.getLogger("difyapi.runs")
 TOO_MANY_STREAMS = "too many open streams for this token"
 
 
-def _key(token_key: str) -> str:
-    return f"{settings.RATE_LIMIT_KEY_PREFIX}:sse-streams:{token_key}"
+@dataclass(frozen=True)
+class StreamSlot:
+    """One held slot: its cache key and this holder's mark (so only the holder gives it back)."""
+
+    key: str
+    owner: str
 
 
-def stream_slot_acquire(token_key: str) -> None:
-    """Take a stream slot for a token or raise 429 (the cache down: allow, logged)."""
-    key = _key(token_key)
-    ttl = settings.SSE_MAX_SECONDS + 60
+def _keys(token_key: str) -> list[str]:
+    prefix = f"{settings.RATE_LIMIT_KEY_PREFIX}:sse-slot:{token_key}"
+    return [f"{prefix}:{index}" for index in range(settings.SSE_MAX_STREAMS_PER_TOKEN)]
+
+
+def _lease() -> int:
+    return max(1, int(settings.SSE_SLOT_LEASE_SECONDS))
+
+
+def stream_slot_acquire(token_key: str) -> StreamSlot | None:
+    """Take a stream slot for a token or raise 429 (the cache down: allow, logged; ``None``)."""
+    owner = uuid.uuid4().hex
     try:
-        if cache.add(key, 1, timeout=ttl):
-            count = 1
-        else:
-            try:
-                count = int(cache.incr(key))
-            except ValueError:  # expired between add() and incr()
-                cache.add(key, 1, timeout=ttl)
-                count = 1
-            cache.touch(key, ttl)
+        for key in _keys(token_key):
+            if cache.add(key, owner, timeout=_lease()):
+                return StreamSlot(key, owner)
     except Exception as exc:  # cache backends' connection errors share no base class
-        logger.warning("stream counter unavailable, allowing the stream: %s", exc)
+        from config.api.ratelimit import log_outage
+
+        log_outage("sse-streams", exc, fail_open=True)
+        return None
+    raise RateLimited(
+        max(1, _lease() // 3),
+        hint=f"{TOO_MANY_STREAMS} (at most {settings.SSE_MAX_STREAMS_PER_TOKEN})",
+    )
+
+
+def stream_slot_renew(slot: StreamSlot | None) -> None:
+    """Extend the lease of a live stream's slot (take it again if it lapsed and is free)."""
+    if slot is None:
         return
-    if count > settings.SSE_MAX_STREAMS_PER_TOKEN:
-        stream_slot_release(token_key)
-        raise RateLimited(
-            5,
-            hint=f"{TOO_MANY_STREAMS} (at most {settings.SSE_MAX_STREAMS_PER_TOKEN})",
-        )
-
-
-def stream_slot_release(token_key: str) -> None:
     try:
-        if int(cache.decr(_key(token_key))) < 0:
-            cache.delete(_key(token_key))
-    except ValueError:
-        pass  # the counter expired already
+        holder = cache.get(slot.key)
+        if holder == slot.owner:
+            cache.touch(slot.key, _lease())
+        elif holder is None:
+            cache.add(slot.key, slot.owner, timeout=_lease())
     except Exception as exc:
-        logger.warning("stream counter unavailable on release: %s", exc)
+        logger.debug("stream slot renewal skipped: %s", exc)
+
+
+def stream_slot_release(slot: StreamSlot | None) -> None:
+    """Give the slot back (only if this holder still has it). Never raises."""
+    if slot is None:
+        return
+    try:
+        if cache.get(slot.key) == slot.owner:
+            cache.delete(slot.key)
+    except Exception as exc:
+        logger.warning("stream slot release failed (its lease frees it): %s", exc)
 
 
 def streams_open(token_key: str) -> int:
+    """How many slots of the token are held now."""
     try:
-        return int(cache.get(_key(token_key)) or 0)
+        return len(cache.get_many(_keys(token_key)))
     except Exception:
         return 0

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponse
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -104,6 +106,51 @@ class RateLimited(ApiError):
             }
 
 
+class ServiceUnavailable(ApiError):
+    """503 ``service_unavailable`` with ``Retry-After`` (header and ``retry_after`` in the body):
+    a store the request needs (the database, the event log) cannot be reached right now."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        self.retry_after = max(1, retry_after or settings.SERVICE_UNAVAILABLE_RETRY_AFTER_SECONDS)
+        super().__init__(
+            503,
+            message,
+            hint=f"try again in {self.retry_after} seconds",
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        self.body = {**envelope(503, message, hint=self.hint), "retry_after": self.retry_after}
+
+
+DATABASE_UNAVAILABLE = "the database is unavailable, try again shortly"
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A database that cannot be reached or went away (shutdown, restart, killed connection, a
+    lock or deadlock to retry), as opposed to a query it refused (``IntegrityError`` …) or a
+    broken schema: a retry may succeed."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("sqlite3"):
+        text = str(cause)  # an outage, not a broken schema ("no such table")
+        return any(word in text for word in ("locked", "busy", "unable to open", "disk I/O"))
+    return True
+
+
+def report(error: ApiError, exc: BaseException, where: str) -> None:
+    """Log a failure answered with ``error``: an outage (503) once per interval as one warning,
+    any other server error with its traceback."""
+    if isinstance(error, ServiceUnavailable):
+        from config.outage import warn_outage
+
+        # "the database is unavailable, try again shortly" -> "the database is unavailable"
+        warn_outage(logger, error.message.split(",")[0], exc.__cause__ or exc, "answering 503")
+    elif error.status >= 500:
+        logger.exception(where, exc_info=exc)
+
+
 def envelope(
     status: int,
     message: str,
@@ -130,7 +177,19 @@ def envelope_response(status: int, message: str, **kwargs: Any) -> HttpResponse:
 
 
 def error_response(error: ApiError) -> HttpResponse:
-    return json_response(error.payload(), status=error.status, headers=error.headers)
+    response = json_response(error.payload(), status=error.status, headers=error.headers)
+    return logged_if_outage(response, error)
+
+
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+def logged_if_outage(response: R, error: ApiError) -> R:
+    """An outage's 503 was logged by :func:`report` (once per interval): keep Django's request
+    logger from adding an error line per response (it skips responses marked as logged)."""
+    if isinstance(error, ServiceUnavailable):
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def validation_error(
@@ -173,12 +232,11 @@ def _flatten_drf_detail(detail: Any, loc: list[str]) -> list[dict[str, Any]]:
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF exception handler: every failure becomes the canonical envelope, never HTML."""
     error = to_api_error(exc)
-    if error.status >= 500:
-        logger.exception("unhandled error in API view", exc_info=exc)
+    report(error, exc, "unhandled error in API view")
     response = Response(error.payload(), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
-    return response
+    return logged_if_outage(response, error)
 
 
 def to_api_error(exc: BaseException) -> ApiError:
@@ -208,4 +266,6 @@ def to_api_error(exc: BaseException) -> ApiError:
         return ApiError(413, "request body too large")
     if isinstance(exc, drf_exceptions.APIException):
         return ApiError(exc.status_code, str(exc.detail))
+    if isinstance(exc, DatabaseError) and is_database_outage(exc):
+        return ServiceUnavailable(DATABASE_UNAVAILABLE)
     return ApiError(500, "Internal Server Error")

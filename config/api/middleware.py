@@ -12,9 +12,17 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from config.api.errors import envelope_response, error_response, to_api_error
+from config.api.errors import (
+    ServiceUnavailable,
+    envelope_response,
+    error_response,
+    is_database_outage,
+    report,
+    to_api_error,
+)
 
 logger = logging.getLogger("difyapi.errors")
 
@@ -60,10 +68,17 @@ class OpenAPIBoundaryMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
+            if isinstance(exception, DatabaseError) and is_database_outage(exception):
+                # A page during a database outage: the 503 page, one warning per interval.
+                from config.api.views import service_unavailable_page
+
+                error = to_api_error(exception)
+                assert isinstance(error, ServiceUnavailable)
+                report(error, exception, "database outage")
+                return service_unavailable_page(error)
             return None
         error = to_api_error(exception)
-        if error.status >= 500:
-            logger.exception("unhandled error under /openapi/v1", exc_info=exception)
+        report(error, exception, "unhandled error under /openapi/v1")
         return error_response(error)
 
     @staticmethod

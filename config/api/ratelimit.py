@@ -16,45 +16,33 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.utils import timezone
 
-from config.api.errors import ApiError, RateLimited
+from config.api.errors import RateLimited, ServiceUnavailable
+from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.ratelimit")
 
 
-class LimiterUnavailable(ApiError):
+class LimiterUnavailable(ServiceUnavailable):
     """A limiter that guards a secret cannot count: refuse (503 + ``Retry-After``), never guess."""
 
     def __init__(self, scope: str) -> None:
-        self.retry_after = settings.RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS
         super().__init__(
-            503,
             "rate limiter unavailable, try again later",
-            headers={"Retry-After": str(self.retry_after)},
+            retry_after=settings.RATE_LIMIT_OUTAGE_RETRY_AFTER_SECONDS,
         )
         self.scope = scope
 
 
-_outage_logged: dict[str, float] = {}
-_outage_lock = threading.Lock()
-
-
-def _log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
+def log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
     """One warning per scope per ``RATE_LIMIT_OUTAGE_LOG_SECONDS``, not one per request."""
-    now = time.monotonic()
-    with _outage_lock:
-        last = _outage_logged.get(scope)
-        if last is not None and now - last < settings.RATE_LIMIT_OUTAGE_LOG_SECONDS:
-            return
-        _outage_logged[scope] = now
     outcome = "allowing requests" if fail_open else "refusing requests with 503"
-    logger.warning("rate limiter %s unavailable, %s: %s", scope, outcome, exc)
+    warn_outage(logger, f"rate limiter {scope}", exc, outcome)
 
 
 def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
@@ -93,7 +81,7 @@ def hit_count(
     try:
         count = _count(cache_key, window)
     except Exception as exc:  # the cache backend's connection errors have no common base
-        _log_outage(scope, exc, fail_open=fail_open)
+        log_outage(scope, exc, fail_open=fail_open)
         if fail_open:
             return 0, None
         raise LimiterUnavailable(scope) from exc
@@ -132,7 +120,7 @@ def peek(scope: str, key: str, *, window: int) -> int:
     try:
         value = cache.get(_cache_key(scope, key, window, bucket))
     except Exception as exc:  # unreachable cache: count nothing, as hit() fails open
-        _log_outage(scope, exc, fail_open=True)
+        log_outage(scope, exc, fail_open=True)
         return 0
     return int(value or 0)
 

@@ -23,7 +23,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
 
-from config.api.errors import ApiError, to_api_error
+from config.api.errors import ApiError, report, to_api_error
 
 logger = logging.getLogger("difyapi.sse")
 
@@ -85,6 +85,16 @@ def error_response_parts(error: ApiError) -> tuple[int, list[tuple[bytes, bytes]
     return error.status, headers, body
 
 
+# Clean-up tasks outlive the consumer that started them (asyncio holds tasks weakly).
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
 class SSEConsumer(AsyncHttpConsumer):
     """Base of the SSE endpoints: ``prepare`` checks and returns the stream, ``close_stream``
     releases what ``prepare`` took (always called once the stream was prepared)."""
@@ -94,6 +104,8 @@ class SSEConsumer(AsyncHttpConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stream_task: asyncio.Task[None] | None = None
+        self._renew_task: asyncio.Task[None] | None = None
+        self._release_task: asyncio.Future[None] | None = None
         self._finished = asyncio.Event()
         self._prepared = False
 
@@ -125,7 +137,14 @@ class SSEConsumer(AsyncHttpConsumer):
         raise NotImplementedError
 
     async def close_stream(self) -> None:
-        """Release per-stream resources (stream counters …); must not raise."""
+        """Release per-stream resources (stream slots …); must not raise."""
+
+    def renew_seconds(self) -> float | None:
+        """How often :meth:`renew_stream` runs while the stream is open (``None``: never)."""
+        return None
+
+    async def renew_stream(self) -> None:
+        """Extend the leases of per-stream resources while the stream is open."""
 
     async def http_request(self, message: dict[str, Any]) -> None:
         if "body" in message:
@@ -138,25 +157,54 @@ class SSEConsumer(AsyncHttpConsumer):
                 raise ApiError(
                     405, "method not allowed", headers={"Allow": ", ".join(self.allowed_methods)}
                 )
-            frames = await self.prepare(b"".join(self.body))
+            frames = await self._prepare_shielded(b"".join(self.body))
         except Exception as exc:
             error = to_api_error(exc)
-            if error.status >= 500:
-                logger.exception("SSE endpoint failed before the stream", exc_info=exc)
+            report(error, exc, "SSE endpoint failed before the stream")
             status, headers, body = error_response_parts(error)
             await self.send_response(status, body, headers=headers)
             self._finished.set()
             raise StopConsumer() from None
         self._prepared = True
+        every = self.renew_seconds()
+        if every:
+            self._renew_task = asyncio.ensure_future(self._renew(every))
         await self.send_headers(status=200, headers=list(SSE_HEADERS))
         # Some servers hold the headers until the first body part: send them now.
         await self.send_body(b"", more_body=True)
         self._stream_task = asyncio.ensure_future(self._pump(frames))
 
+    async def _prepare_shielded(self, body: bytes) -> AsyncIterator[bytes]:
+        """``prepare``, finished even when this request is cancelled meanwhile (the client left
+        before the first frame): what it took is then released as soon as it returns."""
+        task = asyncio.ensure_future(self.prepare(body))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._release_abandoned)
+            raise
+
+    def _release_abandoned(self, task: asyncio.Future[AsyncIterator[bytes]]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return  # prepare gave back what it took before raising
+        self._prepared = True
+        _keep(asyncio.ensure_future(self._release()))
+
+    async def _renew(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.renew_stream()
+            except Exception:
+                logger.exception("SSE stream lease renewal failed")
+
     async def _pump(self, frames: AsyncIterator[bytes]) -> None:
         try:
             async for frame in frames:
                 await self.send_body(frame, more_body=True)
+                # Let the server flush to the client before the next frame: its buffer then
+                # only grows for a client that does not read (config/daphne_send_limit.py).
+                await asyncio.sleep(0)
             await self.send_body(b"")
         except asyncio.CancelledError:
             raise
@@ -181,12 +229,21 @@ class SSEConsumer(AsyncHttpConsumer):
         await self._release()
 
     async def _release(self) -> None:
-        if self._prepared:
-            self._prepared = False
-            try:
-                await self.close_stream()
-            except Exception:
-                logger.exception("SSE stream clean-up failed")
+        """Run ``close_stream`` once, to its end even if the caller is cancelled meanwhile (a
+        client leaving right after the final frame cancels the stream task mid-release)."""
+        if not self._prepared:
+            return
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+        if self._release_task is None:
+            self._release_task = _keep(asyncio.ensure_future(self._close_quietly()))
+        await asyncio.shield(self._release_task)
+
+    async def _close_quietly(self) -> None:
+        try:
+            await self.close_stream()
+        except Exception:
+            logger.exception("SSE stream clean-up failed")
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
         await self._cancel_stream()

@@ -8,6 +8,7 @@ then runs in the test's own thread (and transaction), so pre-stream checks need 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,3 +104,19 @@ def assert_error(
     if message is not None:
         assert payload["message"] == message, payload
     return payload
+
+
+def running_run(app: Any, account: Any, **fields: Any) -> Any:
+    """A run row of ``app`` by ``account`` as a job would have started it (no job behind it)."""
+    from apps_runtime.runs.models import Run
+
+    return Run.objects.create(
+        app=app,
+        workspace=app.workspace,
+        mode=app.mode,
+        subject_type="account",
+        subject_email=account.email,
+        account=account,
+        workflow_run_id=uuid.uuid4() if app.mode in ("workflow", "advanced-chat") else None,
+        **fields,
+    )

@@ -9,24 +9,12 @@ from django.core.cache import cache
 
 from accounts.models import AuditEvent
 from apps_runtime.models import AppMode
-from apps_runtime.runs.models import Run
 from apps_runtime.runs.services import stop_flag_key
-from apps_runtime.runs.tests.helpers import assert_error, events_path, sse_call
+from apps_runtime.runs.tests.helpers import assert_error, events_path, running_run, sse_call
 from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
 from conftest import assert_envelope
 
-
-def _run_of(app, account, **fields):
-    return Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=account.email,
-        account=account,
-        workflow_run_id=uuid.uuid4() if app.mode in ("workflow", "advanced-chat") else None,
-        **fields,
-    )
+_run_of = running_run
 
 
 @pytest.fixture

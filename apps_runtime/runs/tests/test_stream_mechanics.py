@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -15,7 +14,7 @@ from apps_runtime.events import event_log
 from apps_runtime.models import AppMode
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.streams import streams_open
-from apps_runtime.runs.tests.helpers import events_path, sse_call
+from apps_runtime.runs.tests.helpers import events_path, running_run, sse_call
 from apps_runtime.runs.tests.streaming import LiveStream
 from apps_runtime.runs.wire import ends_stream
 from apps_runtime.tests.factories import make_workflow_app
@@ -28,16 +27,7 @@ def app(acme):
 
 @pytest.fixture
 def run(app, alice):
-    return Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=alice.email,
-        account=alice,
-        workflow_run_id=uuid.uuid4(),
-        started_at=None,
-    )
+    return running_run(app, alice, started_at=None)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ audited actions."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,22 +14,11 @@ from apps_runtime.events import event_log
 from apps_runtime.models import AppMode
 from apps_runtime.runs.models import Message, NodeExecution, Run
 from apps_runtime.runs.services import run_stop, runs_fail_stale
-from apps_runtime.runs.tests.helpers import events_path, sse_call
+from apps_runtime.runs.tests.helpers import events_path, running_run, sse_call
 from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
 from config import housekeeping
 
-
-def _run(app, account, **fields):
-    return Run.objects.create(
-        app=app,
-        workspace=app.workspace,
-        mode=app.mode,
-        subject_type="account",
-        subject_email=account.email,
-        account=account,
-        workflow_run_id=uuid.uuid4() if app.mode in ("workflow", "advanced-chat") else None,
-        **fields,
-    )
+_run = running_run
 
 
 def test_a_run_with_a_stale_heartbeat_is_failed_and_its_stream_says_so(
