@@ -288,6 +288,14 @@ HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1
 HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
+# A render's budget (decisions 16; apps_runtime/engine/jinja_sandbox.py): thread CPU time, wall
+# time, bytes of values built, and the largest integer (bits) any operation may produce.
+TEMPLATE_RENDER_CPU_SECONDS = env_int("TEMPLATE_RENDER_CPU_SECONDS", 5, minimum=1)
+TEMPLATE_RENDER_WALL_SECONDS = env_int("TEMPLATE_RENDER_WALL_SECONDS", 30, minimum=1)
+TEMPLATE_RENDER_MEMORY_BYTES = env_int(
+    "TEMPLATE_RENDER_MEMORY_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024
+)
+TEMPLATE_MAX_INT_BITS = env_int("TEMPLATE_MAX_INT_BITS", 4096, minimum=64)
 # Human-input forms are emailed through Django's email backend (console unless configured); the
 # link in the email is built from PUBLIC_BASE_URL, else from this (jobs have no request to read).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

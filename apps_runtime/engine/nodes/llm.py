@@ -134,7 +134,7 @@ class LLMNode(Node):
         model = self.data.get("model") or {}
         memory = self.data.get("memory")
         history = ctx.host.history(history_turns(memory)) if isinstance(memory, dict) else []
-        messages = llm_messages(self.data, ctx.pool, history)
+        messages = llm_messages(self.data, ctx.pool, history, ctx.host.should_stop)
         schema = structured_output_schema(self.data)
         if schema is not None:
             messages.insert(0, {"role": "system", "content": structured_output_instruction(schema)})
