@@ -75,7 +75,7 @@ def test_a_stop_ends_a_dripping_http_request_run_within_a_second(
                     e["event"] == "node_started" and e["data"]["node_id"] == "http" for e in ev
                 )
             )
-            await sync_to_async(lambda: time.sleep(0.5))()  # the node is now waiting on the drip
+            await sync_to_async(lambda: time.sleep(0.3))()  # the node is now waiting on the drip
             task_id = events[0]["task_id"]
             stopped_at = time.monotonic()
             stop = await sync_to_async(
