@@ -111,7 +111,8 @@ class RenderBudget:
     def length(self, size: int, what: str = "a string") -> None:
         """Refuse ``what`` of ``size`` characters or items (before building it)."""
         if size > self.max_length:
-            raise TemplateTooLarge(f"{what} longer than {self.max_length} would be built")
+            unit = "characters" if what == "a string" else "items"
+            raise TemplateTooLarge(f"{what} of more than {self.max_length} {unit} would be built")
 
     def bits(self, size: int) -> None:
         if size > self.max_int_bits:
