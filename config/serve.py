@@ -9,7 +9,12 @@ sample configuration). This script starts both, forwards SIGTERM/SIGINT to them 
 as either exits, so a supervisor restarts the pair.
 
 Environment: ``SERVE_HOST`` (127.0.0.1), ``SERVE_WSGI_PORT`` (8000), ``SERVE_ASGI_PORT`` (8001),
-``SERVE_WSGI_WORKERS`` (two per core), ``SERVE_WSGI_THREADS`` (1: sync workers; more: gthread).
+``SERVE_WSGI_WORKERS`` (two per core), ``SERVE_WSGI_THREADS`` (1: sync workers; more: gthread),
+``SERVE_WSGI_TIMEOUT`` (120 s; gunicorn kills a worker silent for longer). The longest a JSON
+request may wait on the network is one outbound call (a ``yaml-url`` import), whose total deadline
+``OUTBOUND_DEADLINE_SECONDS`` is at most 60 s, so the worker timeout is at least 90 s: a slow
+import always ends as a ``failed`` import in its own request, never as a killed worker
+(docs/decisions/16-budgets.md).
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ PY = sys.executable
 JSON_SERVER_NAME = "gunicorn sync = serve-prod"
 
 
+def wsgi_timeout() -> int:
+    return env_int("SERVE_WSGI_TIMEOUT", 120, minimum=90, maximum=3600)
+
+
 def wsgi_argv(host: str, port: int | str, workers: int, threads: int) -> list[str]:
     argv = [PY, "-m", "gunicorn", "-b", f"{host}:{port}", "-w", str(workers)]
+    argv += ["--timeout", str(wsgi_timeout())]
     if threads > 1:
         argv += ["-k", "gthread", "--threads", str(threads)]
     # No access log here (the proxy keeps one); warnings and errors still go to stderr.

@@ -284,6 +284,11 @@ OUTBOUND_CONNECT_TIMEOUT_SECONDS = env_int("OUTBOUND_CONNECT_TIMEOUT_SECONDS", 1
 OUTBOUND_TIMEOUT_SECONDS = env_int("OUTBOUND_TIMEOUT_SECONDS", 60, minimum=1)
 OUTBOUND_MAX_REDIRECTS = env_int("OUTBOUND_MAX_REDIRECTS", 5, minimum=0, maximum=20)
 OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+# The total time one outbound call may take, redirects and body included (decisions 16); also
+# the ceiling for a caller's own deadline. Well under the WSGI worker timeout (SERVE_WSGI_TIMEOUT).
+OUTBOUND_DEADLINE_SECONDS = env_int("OUTBOUND_DEADLINE_SECONDS", 30, minimum=1, maximum=60)
+# How often a waiting outbound or model call asks whether its run was stopped.
+OUTBOUND_STOP_POLL_MS = env_int("OUTBOUND_STOP_POLL_MS", 250, minimum=10, maximum=1000)
 # The http-request node (dsl.md 4.8): ceilings for its timeouts, and its response size caps.
 HTTP_NODE_MAX_CONNECT_TIMEOUT = env_int("HTTP_NODE_MAX_CONNECT_TIMEOUT", 10, minimum=1)
 HTTP_NODE_MAX_READ_TIMEOUT = env_int("HTTP_NODE_MAX_READ_TIMEOUT", 600, minimum=1)
@@ -298,6 +303,14 @@ DOCUMENT_EXTRACTOR_MAX_BYTES = env_int("DOCUMENT_EXTRACTOR_MAX_BYTES", 15 * 1024
 DOCUMENT_EXTRACTOR_MAX_PAGES = env_int("DOCUMENT_EXTRACTOR_MAX_PAGES", 500, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
+# A render's budget (decisions 16; apps_runtime/engine/jinja_sandbox.py): thread CPU time, wall
+# time, bytes of values built, and the largest integer (bits) any operation may produce.
+TEMPLATE_RENDER_CPU_SECONDS = env_int("TEMPLATE_RENDER_CPU_SECONDS", 5, minimum=1)
+TEMPLATE_RENDER_WALL_SECONDS = env_int("TEMPLATE_RENDER_WALL_SECONDS", 30, minimum=1)
+TEMPLATE_RENDER_MEMORY_BYTES = env_int(
+    "TEMPLATE_RENDER_MEMORY_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024
+)
+TEMPLATE_MAX_INT_BITS = env_int("TEMPLATE_MAX_INT_BITS", 4096, minimum=64)
 # Human-input forms are emailed through Django's email backend (console unless configured); the
 # link in the email is built from PUBLIC_BASE_URL, else from this (jobs have no request to read).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -318,6 +331,9 @@ PROVIDER_CONNECT_TIMEOUT_SECONDS = env_int("PROVIDER_CONNECT_TIMEOUT_SECONDS", 1
 PROVIDER_READ_TIMEOUT_SECONDS = env_int("PROVIDER_READ_TIMEOUT_SECONDS", 120, minimum=1)
 # How often a streaming provider call asks whether its run was stopped (aborting the call).
 PROVIDER_STOP_POLL_MS = env_int("PROVIDER_STOP_POLL_MS", 250, minimum=10, maximum=10_000)
+# The total time one model call may take, streaming included (decisions 16: a long answer
+# legitimately streams for minutes, so this is not OUTBOUND_DEADLINE_SECONDS).
+PROVIDER_DEADLINE_SECONDS = env_int("PROVIDER_DEADLINE_SECONDS", 600, minimum=1, maximum=3600)
 # Event log (decisions §6): Redis stream key prefix (tests set one per test) and the length cap
 # per run stream (every streamed token is an event; the oldest go first past the cap).
 EVENT_LOG_KEY_PREFIX = env_str("EVENT_LOG_KEY_PREFIX", "runevents")

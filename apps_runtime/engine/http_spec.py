@@ -362,8 +362,17 @@ def _files_at(selector: Any, resolve: Resolve) -> list[Mapping[str, Any]]:
 # --- sending --------------------------------------------------------------------------------
 
 
-def send(spec: HttpRequestSpec, *, max_text_bytes: int, max_binary_bytes: int) -> dict[str, Any]:
-    """Make the request; outputs ``{status_code, body, headers, files}`` whatever the status."""
+def send(
+    spec: HttpRequestSpec,
+    *,
+    max_text_bytes: int,
+    max_binary_bytes: int,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Make the request; outputs ``{status_code, body, headers, files}`` whatever the status.
+
+    Each outbound call has the total deadline ``OUTBOUND_DEADLINE_SECONDS`` and ends with
+    ``StopRequested`` within a second of ``should_stop`` saying so."""
     timeout = httpx.Timeout(
         connect=spec.timeout.connect,
         read=spec.timeout.read,
@@ -373,12 +382,12 @@ def send(spec: HttpRequestSpec, *, max_text_bytes: int, max_binary_bytes: int) -
     headers = dict(spec.headers)
     content = spec.content
     if spec.body_type == "form-data":
-        content, content_type = _multipart(spec, timeout, max_binary_bytes)
+        content, content_type = _multipart(spec, timeout, max_binary_bytes, should_stop)
         # The boundary must match the body, so an author's bare multipart type is replaced.
         if "boundary=" not in _header(headers, "content-type"):
             _set_header(headers, "Content-Type", content_type)
     elif spec.body_type == "binary" and spec.binary_file is not None:
-        content = _download(spec.binary_file, timeout, max_binary_bytes)[1]
+        content = _download(spec.binary_file, timeout, max_binary_bytes, should_stop)[1]
     try:
         response = outbound.fetch(
             spec.method,
@@ -388,6 +397,7 @@ def send(spec: HttpRequestSpec, *, max_text_bytes: int, max_binary_bytes: int) -
             timeout=timeout,
             max_bytes=max(max_text_bytes, max_binary_bytes),
             verify=spec.verify,
+            should_stop=should_stop,
         )
     except outbound.OutboundTooLarge as exc:
         raise HttpNodeError(str(exc), error_type="ResponseSizeError") from None
@@ -432,15 +442,23 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
-def _multipart(spec: HttpRequestSpec, timeout: httpx.Timeout, max_bytes: int) -> tuple[bytes, str]:
+def _multipart(
+    spec: HttpRequestSpec,
+    timeout: httpx.Timeout,
+    max_bytes: int,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[bytes, str]:
     fields: list[tuple[str, Any]] = list(spec.form_fields)
     for key, file in spec.form_files:
-        fields.append((key, _download(file, timeout, max_bytes)))
+        fields.append((key, _download(file, timeout, max_bytes, should_stop)))
     return encode_multipart_formdata(fields)
 
 
 def _download(
-    file: Mapping[str, Any], timeout: httpx.Timeout, max_bytes: int
+    file: Mapping[str, Any],
+    timeout: httpx.Timeout,
+    max_bytes: int,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[str, bytes, str]:
     """``(name, content, mime type)`` of a file value, fetched through the outbound rules."""
     url = file_attribute(dict(file), "url")
@@ -451,7 +469,9 @@ def _download(
             error_type="FileFetchError",
         )
     try:
-        response = outbound.fetch("GET", str(url), timeout=timeout, max_bytes=max_bytes)
+        response = outbound.fetch(
+            "GET", str(url), timeout=timeout, max_bytes=max_bytes, should_stop=should_stop
+        )
     except outbound.OutboundError as exc:
         raise HttpNodeError(f"Cannot fetch the file: {exc}", error_type="FileFetchError") from None
     if not 200 <= response.status_code < 300:

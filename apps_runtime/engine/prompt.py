@@ -80,25 +80,34 @@ def context_text(value: Any) -> str:
     return to_text(value)
 
 
-def _jinja2(text: str, data: dict[str, Any], pool: VariablePool) -> str:
+StopCheck = Callable[[], bool] | None
+
+
+def _jinja2(text: str, data: dict[str, Any], pool: VariablePool, should_stop: StopCheck) -> str:
+    """A jinja2 prompt: the render budget and output cap of template-transform; a prompt over
+    the cap fails the node (it is never cut)."""
     from apps_runtime.engine.nodes.template_transform import render_jinja2, template_variables
 
     config = data.get("prompt_config") or {}
     variables = template_variables(config.get("jinja2_variables"), pool, missing="")
-    return render_jinja2(text, variables)
+    return render_jinja2(text, variables, should_stop=should_stop, what="Prompt")
 
 
 def _message_text(
-    item: dict[str, Any], data: dict[str, Any], pool: VariablePool, context: str
+    item: dict[str, Any],
+    data: dict[str, Any],
+    pool: VariablePool,
+    context: str,
+    should_stop: StopCheck = None,
 ) -> str:
     if item.get("edition_type") == "jinja2":
-        return _jinja2(str(item.get("jinja2_text") or ""), data, pool)
+        return _jinja2(str(item.get("jinja2_text") or ""), data, pool, should_stop)
     text = str(item.get("text") or "").replace(CONTEXT, context)
     return render(text, pool)
 
 
 def llm_messages(
-    data: dict[str, Any], pool: VariablePool, history: History
+    data: dict[str, Any], pool: VariablePool, history: History, should_stop: StopCheck = None
 ) -> list[dict[str, Any]]:
     """What an ``llm`` node sends, in order: template messages, history, the current query,
     vision files."""
@@ -116,7 +125,7 @@ def llm_messages(
     messages: list[dict[str, Any]] = []
     if model.get("mode") == "completion" or isinstance(template, dict):
         item = template if isinstance(template, dict) else {}
-        text = _message_text(item, data, pool, context)
+        text = _message_text(item, data, pool, context, should_stop)
         if memory is not None:
             prefixes = memory.get("role_prefix") or {}
             lines = history_text(
@@ -137,7 +146,7 @@ def llm_messages(
             if not isinstance(item, dict):
                 continue
             role = str(item.get("role") or "user")
-            text = _message_text(item, data, pool, context)
+            text = _message_text(item, data, pool, context, should_stop)
             if text:
                 messages.append({"role": role, "content": text})
             if vision_on and item.get("edition_type") != "jinja2":

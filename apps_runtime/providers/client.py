@@ -9,17 +9,18 @@ then one last chunk carrying the provider's own ``usage`` (``None`` if it report
 Failures raise :class:`ProviderError` with the contract's codes.
 
 Aborting: closing the iterator (``close()``, leaving a ``with closing(...)`` block, or garbage
-collection) closes the HTTP connection. With ``should_stop``, a watcher thread asks it every
-``PROVIDER_STOP_POLL_MS`` while the call is open, so a provider that stalls is still abandoned
-at once: the socket is shut down and the iterator raises ``StopRequested``.
+collection) closes the HTTP connection. The call runs under a
+:class:`~apps_runtime.engine.callwatch.CallWatch`: with ``should_stop``, its thread asks it every
+``PROVIDER_STOP_POLL_MS`` while the call is open (connecting and waiting for headers included),
+so a provider that stalls is still abandoned at once: the socket is shut down and the iterator
+raises ``StopRequested``. The whole call, streaming included, has a total deadline of
+``PROVIDER_DEADLINE_SECONDS`` (docs/decisions/16-budgets.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from django.db import connections
 
-from apps_runtime.engine.host import StopRequested
+from apps_runtime.engine.callwatch import CallDeadlineExceeded, CallWatch
+from apps_runtime.engine.outbound import watched_transport
 from apps_runtime.providers.types import ModelChunk, ProviderError, ToolCall, Usage
 
 logger = logging.getLogger("difyapi.providers")
@@ -113,48 +114,57 @@ def chat_stream(
         settings.PROVIDER_READ_TIMEOUT_SECONDS, connect=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS
     )
     where = urlsplit(endpoint.base_url).netloc or endpoint.base_url
-    watcher = _StopWatcher(should_stop)
+    deadline = settings.PROVIDER_DEADLINE_SECONDS
+    watch = CallWatch(deadline, should_stop, poll_ms=settings.PROVIDER_STOP_POLL_MS)
     try:
-        if watcher.stop_now():
-            raise StopRequested
         with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            watch,
+            httpx.Client(
+                timeout=timeout, follow_redirects=False, transport=watched_transport(watch)
+            ) as client,
             client.stream("POST", endpoint.chat_url, json=body, headers=headers) as response,
         ):
             if response.status_code != 200:
                 response.read()
                 raise _status_error(response, endpoint.provider)
-            watcher.watch(response)
-            yield from _chunks(response, watcher)
+            yield from _chunks(response, watch)
+    except CallDeadlineExceeded:
+        raise completion_request_error(
+            f"The model provider at {where} did not finish within {deadline} seconds."
+        ) from None
     except httpx.TimeoutException:
-        if watcher.fired:
-            raise StopRequested from None
+        _watch_check(watch, where)
         raise completion_request_error(
             f"The model provider at {where} did not answer in time."
         ) from None
     except httpx.HTTPError as exc:
-        if watcher.fired:
-            raise StopRequested from None
+        _watch_check(watch, where)
         logger.info("provider call to %s failed: %s", where, type(exc).__name__)
         raise completion_request_error(
             f"Could not reach the model provider at {where}: {_plain(exc)}"
         ) from None
     except ProviderError:
-        if watcher.fired:
-            raise StopRequested from None
+        _watch_check(watch, where)
         raise
-    finally:
-        watcher.finish()
 
 
-def _chunks(response: httpx.Response, watcher: _StopWatcher) -> Iterator[ModelChunk]:
+def _watch_check(watch: CallWatch, where: str) -> None:
+    """A failure caused by the watch shutting the socket is a stop or the deadline."""
+    try:
+        watch.check()
+    except CallDeadlineExceeded:
+        raise completion_request_error(
+            f"The model provider at {where} did not finish within {watch.deadline:g} seconds."
+        ) from None
+
+
+def _chunks(response: httpx.Response, watch: CallWatch) -> Iterator[ModelChunk]:
     usage: Usage | None = None
     finish_reason: str | None = None
     calls = _ToolCallAssembler()
     done = False
     for data in _sse_data(response):
-        if watcher.fired:  # bytes already buffered must not outlive the stop
-            raise StopRequested
+        watch.check()  # bytes already buffered must not outlive a stop or the deadline
         if data == "[DONE]":
             done = True
             break
@@ -180,6 +190,7 @@ def _chunks(response: httpx.Response, watcher: _StopWatcher) -> Iterator[ModelCh
             calls.add(delta.get("tool_calls"))
             if choice.get("finish_reason"):
                 finish_reason = str(choice["finish_reason"])
+    watch.check()  # a socket shut down by the watch reads as the end of the stream
     if not done and finish_reason is None:
         raise completion_request_error("The model provider ended the stream before finishing.")
     yield ModelChunk(usage=usage, finish_reason=finish_reason, tool_calls=calls.complete())
@@ -307,57 +318,3 @@ def _body_error(error: Any) -> ProviderError:
 def _plain(value: object) -> str:
     text = " ".join(str(value).split())
     return text[:MAX_ERROR_MESSAGE_CHARS]
-
-
-class _StopWatcher:
-    """Polls ``should_stop`` in a thread while a response is open; shuts the socket down when
-    it says so (closing alone would not wake a read blocked in another thread)."""
-
-    def __init__(self, should_stop: Callable[[], bool] | None) -> None:
-        self._should_stop = should_stop
-        self._done = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.fired = False
-
-    def stop_now(self) -> bool:
-        if self._should_stop is not None and self._should_stop():
-            self.fired = True
-        return self.fired
-
-    def watch(self, response: httpx.Response) -> None:
-        if self._should_stop is None:
-            return
-        self._thread = threading.Thread(
-            target=self._run, args=(response,), name="provider-stop-watch", daemon=True
-        )
-        self._thread.start()
-
-    def finish(self) -> None:
-        self._done.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    def _run(self, response: httpx.Response) -> None:
-        interval = settings.PROVIDER_STOP_POLL_MS / 1000
-        try:
-            while not self._done.wait(interval):
-                try:
-                    stop = self.stop_now()
-                finally:
-                    # should_stop may read the database; hold no connection between polls.
-                    connections.close_all()
-                if stop:
-                    _shutdown(response)
-                    return
-        except Exception:
-            logger.exception("provider stop watcher failed")
-
-
-def _shutdown(response: httpx.Response) -> None:
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if isinstance(sock, socket.socket):
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

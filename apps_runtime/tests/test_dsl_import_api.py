@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,6 +24,7 @@ from apps_runtime.tests.test_dsl_import import snapshot
 from apps_runtime.transfer.imports import import_pending_expire
 from config.housekeeping import run_once
 from conftest import assert_envelope
+from tests.drip import dripping_server
 from workspaces.models import Membership
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dsl"
@@ -399,6 +401,26 @@ def test_yaml_url_size_cap_and_errors(acme, owner, file_server, settings):
     assert response.status_code == 400 and "404" in response.json()["error"]
     response = post_url(owner, acme, "ftp://example.com/app.yml")
     assert response.status_code in (400, 422)
+    assert not App.objects.exists()
+
+
+@pytest.mark.parametrize("drip_head", [False, True], ids=["body", "headers"])
+def test_a_yaml_url_that_drips_is_a_failed_import_at_the_deadline(drip_head, acme, owner, settings):
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.5
+    with dripping_server(drip_head=drip_head, every=0.2) as drip:
+        started = time.monotonic()
+        response = post_url(owner, acme, f"{drip.base}/app.yml")
+        took = time.monotonic() - started
+    assert took < 1.3
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["status"] == "failed"
+    assert "did not complete within 0.5 seconds" in body["error"]
+    record = AppImport.objects.get(pk=body["id"])
+    assert record.status == "failed" and record.source == "yaml-url"
+    assert record.yaml_url == f"{drip.base}/app.yml"
     assert not App.objects.exists()
 
 

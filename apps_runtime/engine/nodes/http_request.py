@@ -21,6 +21,7 @@ class HttpRequestNode(Node):
                 spec,
                 max_text_bytes=settings.HTTP_NODE_MAX_TEXT_BYTES,
                 max_binary_bytes=settings.HTTP_NODE_MAX_BINARY_BYTES,
+                should_stop=ctx.host.should_stop,
             )
             # A non-2xx answer fails the node only when it has retry or an error strategy.
             check_status(outputs, self.data)

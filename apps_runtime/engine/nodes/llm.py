@@ -108,7 +108,7 @@ class LLMNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
         model = self.data.get("model") or {}
         history = node_history(self.data, ctx.host.history)
-        messages = llm_messages(self.data, ctx.pool, history)
+        messages = llm_messages(self.data, ctx.pool, history, ctx.host.should_stop)
         schema = structured_output_schema(self.data)
         if schema is not None:
             messages.insert(0, {"role": "system", "content": structured_output_instruction(schema)})

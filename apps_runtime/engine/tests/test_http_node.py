@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,10 +12,14 @@ import pytest
 from apps_runtime.engine import run_workflow
 from apps_runtime.engine.tests.enginehost import RecordingHost, edge, graph, node
 from apps_runtime.engine.tests.httpserver import LocalServer, Reply
+from tests.drip import dripping_server
 
 
 def http_run(
-    data: dict[str, Any], *, inputs: dict[str, Any] | None = None
+    data: dict[str, Any],
+    *,
+    inputs: dict[str, Any] | None = None,
+    host: RecordingHost | None = None,
 ) -> tuple[Any, RecordingHost]:
     g = graph(
         [
@@ -49,7 +54,7 @@ def http_run(
         ],
         [edge("start", "http"), edge("http", "end")],
     )
-    host = RecordingHost()
+    host = host or RecordingHost()
     outcome = run_workflow(
         g,
         mode="workflow",
@@ -322,6 +327,31 @@ def test_timeout_fails_the_node(http_server: LocalServer, allowed: None) -> None
     )
     assert outcome.status == "failed"
     assert "timed out" in (outcome.error or "")
+
+
+def test_a_dripping_server_fails_the_node_at_the_total_deadline(
+    allowed: None, settings: Any
+) -> None:
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.5
+    with dripping_server(every=0.2) as drip:
+        started = time.monotonic()
+        outcome, _ = http_run({"url": drip.base, "timeout": {"connect": 5, "read": 5, "write": 5}})
+        took = time.monotonic() - started
+    assert outcome.status == "failed"
+    assert "did not complete within 0.5 seconds" in (outcome.error or "")
+    assert took < 1.2
+
+
+def test_a_stop_during_a_dripping_request_ends_the_run_stopped_within_a_second(
+    allowed: None,
+) -> None:
+    stop_at = time.monotonic() + 0.3
+    host = RecordingHost(stop_when=lambda h: time.monotonic() >= stop_at)
+    with dripping_server(every=0.3) as drip:
+        outcome, _ = http_run({"url": drip.base}, host=host)
+        stopped_after = time.monotonic() - stop_at
+    assert outcome.status == "stopped"
+    assert stopped_after < 1.0
 
 
 @pytest.mark.parametrize("host", ["localhost", "2130706433", "[::1]", "127.0.0.1"])

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from apps_runtime.engine import outbound
-from apps_runtime.engine.outbound import OutboundError, OutboundRefused, OutboundTooLarge, fetch
+from apps_runtime.engine.host import StopRequested
+from apps_runtime.engine.outbound import (
+    OutboundDeadline,
+    OutboundError,
+    OutboundRefused,
+    OutboundTooLarge,
+    fetch,
+)
 from apps_runtime.engine.tests.httpserver import LocalServer, Reply
+from tests.drip import dripping_server
 
 
 @pytest.mark.parametrize(
@@ -192,3 +201,55 @@ def test_only_http_urls(url: str) -> None:
 def test_unresolvable_host_is_an_outbound_error() -> None:
     with pytest.raises(OutboundError):
         fetch("GET", "http://no-such-host.invalid/")
+
+
+# --- total deadline and stop (docs/decisions/16-budgets.md) ------------------------------------
+
+
+@pytest.mark.parametrize("drip_head", [False, True], ids=["body", "headers"])
+def test_a_dripping_server_is_cut_at_the_deadline(settings: Any, drip_head: bool) -> None:
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.5
+    with dripping_server(drip_head=drip_head, every=0.1) as drip:
+        started = time.monotonic()
+        with pytest.raises(OutboundDeadline, match=r"within 0\.5 seconds"):
+            fetch("GET", drip.base + "/slow", timeout=5)
+        took = time.monotonic() - started
+    assert 0.45 <= took < 1.1
+
+
+def test_a_callers_deadline_is_capped_by_the_setting(settings: Any) -> None:
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_DEADLINE_SECONDS = 0.6
+    with dripping_server(every=0.1) as drip:
+        started = time.monotonic()
+        with pytest.raises(OutboundDeadline):
+            fetch("GET", drip.base, deadline=30)
+        assert time.monotonic() - started < 1.2
+        started = time.monotonic()
+        with pytest.raises(OutboundDeadline):
+            fetch("GET", drip.base, deadline=0.3)
+        assert time.monotonic() - started < 0.55
+
+
+def test_a_stop_ends_a_waiting_call_within_a_second(settings: Any) -> None:
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    stop_at = time.monotonic() + 0.3
+    with dripping_server(every=0.3) as drip:
+        with pytest.raises(StopRequested):
+            fetch("GET", drip.base, should_stop=lambda: time.monotonic() >= stop_at)
+        assert time.monotonic() - stop_at < 1.0
+
+
+def test_a_stop_before_the_call_sends_nothing(http_server: LocalServer, settings: Any) -> None:
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    with pytest.raises(StopRequested):
+        fetch("GET", http_server.base, should_stop=lambda: True)
+    assert http_server.requests == []
+
+
+def test_a_fast_call_is_unaffected_by_the_watch(http_server: LocalServer, settings: Any) -> None:
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    http_server.route("/body", Reply(200, b"y" * 300_000))
+    response = fetch("GET", http_server.base + "/body", deadline=5, should_stop=lambda: False)
+    assert response.content == b"y" * 300_000

@@ -12,6 +12,7 @@ import pytest
 from apps_runtime.engine.host import StopRequested
 from apps_runtime.providers.client import ProviderEndpoint, chat_stream
 from apps_runtime.providers.types import ModelChunk, ProviderError, Usage
+from tests.drip import SSE_HEAD, Drip, dripping_server
 
 MESSAGES = [
     {"role": "system", "content": "You are terse."},
@@ -265,3 +266,39 @@ def test_malformed_tool_call_fragments_are_a_provider_error(fragments):
         assembler.add(fragments)
         assembler.complete()
     assert caught.value.code == "completion_request_error"
+
+
+# --- total deadline (docs/decisions/16-budgets.md) ---------------------------------------------
+
+
+def drip_endpoint(drip: Drip) -> ProviderEndpoint:
+    return ProviderEndpoint(provider="openai_api_compatible", base_url=drip.base + "/v1")
+
+
+@pytest.mark.parametrize("drip_head", [False, True], ids=["stream", "headers"])
+def test_a_dripping_provider_is_cut_at_the_total_deadline(settings, drip_head):
+    settings.PROVIDER_DEADLINE_SECONDS = 0.5
+    with dripping_server(head=SSE_HEAD, byte=b": still here\n", drip_head=drip_head) as drip:
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as caught:
+            collect(chat_stream(drip_endpoint(drip), model="m", messages=MESSAGES))
+        took = time.monotonic() - started
+    assert caught.value.code == "completion_request_error"
+    assert "did not finish within 0.5 seconds" in caught.value.message
+    assert 0.45 <= took < 1.1
+
+
+def test_a_stop_reaches_a_provider_that_drips_its_headers(settings):
+    settings.PROVIDER_STOP_POLL_MS = 50
+    stop_at = time.monotonic() + 0.3
+    with dripping_server(drip_head=True, every=0.2) as drip:
+        with pytest.raises(StopRequested):
+            collect(
+                chat_stream(
+                    drip_endpoint(drip),
+                    model="m",
+                    messages=MESSAGES,
+                    should_stop=lambda: time.monotonic() >= stop_at,
+                )
+            )
+    assert time.monotonic() - stop_at < 1.0
