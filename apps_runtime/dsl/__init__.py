@@ -5,6 +5,7 @@ Public API::
     dsl_parse(text) -> ParsedDsl             # DslError naming the problem
     app_export_dsl(app, workflow=None, include_secrets=False) -> str
     app_unsupported_node_types(app, workflow=None) -> list[str]
+    app_unavailable_reasons(app, workflow=None) -> list[str]   (runtime missing: what to install)
     workflow_unsupported_node_types(version) -> list[str]
     CURRENT_DSL_VERSION (what can run: apps_runtime.engine.nodes.runnable_node_types)
 
@@ -14,8 +15,12 @@ Writes (import, publish) live in ``apps_runtime.services``.
 from apps_runtime.dsl.constants import CURRENT_DSL_VERSION, IMPORTABLE_MODES
 from apps_runtime.dsl.errors import DslError
 from apps_runtime.dsl.exporter import app_export_data, app_export_dsl, dsl_dump
-from apps_runtime.dsl.graph import unsupported_node_types, validate_graph
-from apps_runtime.dsl.nodes import app_unsupported_node_types, workflow_unsupported_node_types
+from apps_runtime.dsl.graph import unavailable_node_reasons, unsupported_node_types, validate_graph
+from apps_runtime.dsl.nodes import (
+    app_unavailable_reasons,
+    app_unsupported_node_types,
+    workflow_unsupported_node_types,
+)
 from apps_runtime.dsl.parser import ParsedDsl, WorkflowBlock, dsl_load, dsl_parse
 
 __all__ = [
@@ -26,10 +31,12 @@ __all__ = [
     "WorkflowBlock",
     "app_export_data",
     "app_export_dsl",
+    "app_unavailable_reasons",
     "app_unsupported_node_types",
     "dsl_dump",
     "dsl_load",
     "dsl_parse",
+    "unavailable_node_reasons",
     "unsupported_node_types",
     "validate_graph",
     "workflow_unsupported_node_types",

@@ -6,7 +6,7 @@ so an app becomes runnable as soon as the engine learns its node types, without 
 
 from __future__ import annotations
 
-from apps_runtime.dsl.graph import unsupported_node_types
+from apps_runtime.dsl.graph import unavailable_node_reasons, unsupported_node_types
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
 
 
@@ -27,3 +27,13 @@ def app_unsupported_node_types(app: App, workflow: WorkflowVersion | None = None
     if version is None:
         return []
     return workflow_unsupported_node_types(version)
+
+
+def app_unavailable_reasons(app: App, workflow: WorkflowVersion | None = None) -> list[str]:
+    """Why nodes of the version a run would use cannot run on this machine (what to install)."""
+    if app.mode not in WORKFLOW_MODES:
+        return []
+    version = workflow or app.published_workflow
+    if version is None:
+        return []
+    return unavailable_node_reasons(version.graph or {})
