@@ -54,8 +54,9 @@ LIMIT_MESSAGES = {
 # The scratch directory inside the sandbox: a private tmpfs, not the server's /tmp.
 SCRATCH = "/tmp"  # noqa: S108
 # How the runtimes say they ran out of memory when they die of it.
-_OUT_OF_MEMORY = ("MemoryError", "out of memory", "bad_alloc", "Fatal process OOM")
+_OUT_OF_MEMORY = ("MemoryError", "out of memory", "bad_alloc", " OOM ")
 POLL_SECONDS = 0.05
+STACK_BYTES = 2 * 1024 * 1024
 READ_CHUNK = 65536
 
 
@@ -198,6 +199,9 @@ def _bwrap_command(language: str, limits: Limits, result_fd: int) -> list[str]:
         f"--nproc={limits.processes}",
         f"--data={limits.memory_bytes}",
         f"--fsize={limits.scratch_bytes}",
+        # Thread stacks are private mappings, so they count against the data limit: a smaller
+        # stack lets node start its worker threads under a small memory limit.
+        f"--stack={STACK_BYTES}",
         "--nofile=256",
         "--core=0",
         "--",
