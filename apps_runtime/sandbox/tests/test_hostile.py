@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from apps_runtime import sandbox
 from apps_runtime.sandbox.tests.support import needs_sandbox, processes_with, shrink_limits
