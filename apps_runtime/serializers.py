@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps_runtime import describe
+from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.models import App, AppMode
 from apps_runtime.selectors import AppListItem
 from config.api.wire import MAX_PAGE_LIMIT, iso_z
@@ -147,6 +148,11 @@ class AppDescribeInfoSerializer(serializers.Serializer[Any]):
     updated_at = serializers.CharField(allow_null=True)
     service_api_enabled = serializers.BooleanField()
     is_agent = serializers.BooleanField()
+    unavailable = serializers.CharField(
+        required=False,
+        help_text="present only when runs answer app_unavailable for the app's nodes: why, "
+        "and what to install",
+    )
 
 
 class AppDescribeResponseSerializer(serializers.Serializer[Any]):
@@ -184,7 +190,7 @@ def app_list_row(app: AppListItem, *, external: bool = False) -> dict[str, Any]:
 def app_describe_info(
     app: App, *, external: bool = False, tag_names: Sequence[str] = ()
 ) -> dict[str, Any]:
-    return {
+    info: dict[str, Any] = {
         "id": str(app.id),
         "name": app.name,
         "mode": app.mode,
@@ -195,6 +201,12 @@ def app_describe_info(
         "service_api_enabled": app.enable_api,
         "is_agent": app.mode in (AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT),
     }
+    # Only when runs of the app answer app_unavailable for its nodes (e.g. the code sandbox is
+    # not installed): the same message, naming what to install.
+    problem = app_unrunnable_message(app)
+    if problem is not None:
+        info["unavailable"] = problem
+    return info
 
 
 def app_describe(

@@ -6,6 +6,7 @@ Public API::
     app_export_dsl(app, workflow=None, include_secrets=False) -> str
     app_unsupported_node_types(app, workflow=None) -> list[str]
     app_unavailable_reasons(app, workflow=None) -> list[str]   (runtime missing: what to install)
+    app_unrunnable_message(app, workflow=None) -> str | None   (the run's app_unavailable message)
     workflow_unsupported_node_types(version) -> list[str]
     CURRENT_DSL_VERSION (what can run: apps_runtime.engine.nodes.runnable_node_types)
 
@@ -18,6 +19,7 @@ from apps_runtime.dsl.exporter import app_export_data, app_export_dsl, dsl_dump
 from apps_runtime.dsl.graph import unavailable_node_reasons, unsupported_node_types, validate_graph
 from apps_runtime.dsl.nodes import (
     app_unavailable_reasons,
+    app_unrunnable_message,
     app_unsupported_node_types,
     workflow_unsupported_node_types,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "app_export_data",
     "app_export_dsl",
     "app_unavailable_reasons",
+    "app_unrunnable_message",
     "app_unsupported_node_types",
     "dsl_dump",
     "dsl_load",

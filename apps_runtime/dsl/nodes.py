@@ -37,3 +37,16 @@ def app_unavailable_reasons(app: App, workflow: WorkflowVersion | None = None) -
     if version is None:
         return []
     return unavailable_node_reasons(version.graph or {})
+
+
+def app_unrunnable_message(app: App, workflow: WorkflowVersion | None = None) -> str | None:
+    """Why runs of the app's graph answer ``app_unavailable`` (node types the engine lacks, or
+    nodes whose runtime is not installed, naming what to install), or None when it can run.
+    The run endpoint answers with it and describe shows it."""
+    unsupported = app_unsupported_node_types(app, workflow)
+    if unsupported:
+        return "the app uses node types this server cannot run: " + ", ".join(unsupported)
+    missing = app_unavailable_reasons(app, workflow)
+    if missing:
+        return "this server cannot run node type " + "; ".join(missing)
+    return None
