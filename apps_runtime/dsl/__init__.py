@@ -8,6 +8,7 @@ Public API::
     app_unavailable_reasons(app, workflow=None) -> list[str]   (runtime missing: what to install)
     app_unrunnable_message(app, workflow=None) -> str | None   (the run's app_unavailable message)
     workflow_unsupported_node_types(version) -> list[str]
+    workflow_cannot_run(version) -> list[str]   (the admin's list: both of the above)
     CURRENT_DSL_VERSION (what can run: apps_runtime.engine.nodes.runnable_node_types)
 
 Writes (import, publish) live in ``apps_runtime.services``.
@@ -21,6 +22,7 @@ from apps_runtime.dsl.nodes import (
     app_unavailable_reasons,
     app_unrunnable_message,
     app_unsupported_node_types,
+    workflow_cannot_run,
     workflow_unsupported_node_types,
 )
 from apps_runtime.dsl.parser import ParsedDsl, WorkflowBlock, dsl_load, dsl_parse
@@ -42,5 +44,6 @@ __all__ = [
     "unavailable_node_reasons",
     "unsupported_node_types",
     "validate_graph",
+    "workflow_cannot_run",
     "workflow_unsupported_node_types",
 ]

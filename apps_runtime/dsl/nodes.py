@@ -15,6 +15,13 @@ def workflow_unsupported_node_types(workflow: WorkflowVersion) -> list[str]:
     return unsupported_node_types(workflow.graph or {})
 
 
+def workflow_cannot_run(workflow: WorkflowVersion) -> list[str]:
+    """What the admin shows: node types the engine lacks, then "type: reason" lines for nodes
+    whose runtime is not installed here (what to install)."""
+    graph = workflow.graph or {}
+    return unsupported_node_types(graph) + unavailable_node_reasons(graph)
+
+
 def app_unsupported_node_types(app: App, workflow: WorkflowVersion | None = None) -> list[str]:
     """Node types of the version a run would use (``workflow`` or the published one).
 
