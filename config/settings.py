@@ -296,6 +296,8 @@ SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256, minimum=32)
 SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_BYTES", 1024 * 1024, minimum=1024)
 SANDBOX_MAX_PROCESSES = env_int("SANDBOX_MAX_PROCESSES", 64, minimum=16)
 SANDBOX_SCRATCH_MB = env_int("SANDBOX_SCRATCH_MB", 16, minimum=1)
+# Sandboxes started ahead, per language and limits (0: every execution starts its own).
+SANDBOX_SPARES = env_int("SANDBOX_SPARES", 1, minimum=0, maximum=8)
 # What a code node's main may return (dsl.md 4.10; Dify's code node limits).
 CODE_MAX_STRING_LENGTH = env_int("CODE_MAX_STRING_LENGTH", 80_000, minimum=1)
 CODE_MAX_NUMBER = env_int("CODE_MAX_NUMBER", 2**63 - 1, minimum=1)

@@ -9,9 +9,10 @@ Every execution is a fresh process tree (docs/decisions/18-sandbox.md):
   environment, so not even ``/proc/1/environ`` of the sandbox shows the server's.
 - When the server runs as root it starts ``bwrap`` as an unprivileged user (``SANDBOX_UID``); the
   process limit needs that: the kernel never applies ``RLIMIT_NPROC`` to root.
-- ``prlimit`` (util-linux), run inside the new namespaces, sets the process/thread, data-memory,
-  file-size, open-file and core limits before the runtime starts; the CPU limit is set on
-  ``bwrap`` before it starts (it is inherited).
+- ``prlimit`` (util-linux), run inside the new namespaces, sets the CPU-time, process/thread,
+  data-memory, stack, file-size, open-file and core limits before the runtime starts.
+- A cold start costs more than the code it runs, so one sandbox per language and limits waits,
+  started ahead (``spares``); it is still used once and then killed.
 - The host enforces the wall clock, the output cap and the stop request, and kills the whole
   process group; the PID namespace takes every descendant down with it.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+
+from apps_runtime.sandbox import spares
+from apps_runtime.sandbox.spares import SpareKey, Started
 
 LANGUAGES = ("python3", "javascript")
 # The launcher each runtime runs (its protocol: launchers/python3.py); passed as -c / -e.
@@ -145,6 +148,7 @@ def unavailable_reason(language: str | None = None) -> str | None:
 
 def _bwrap_command(language: str, limits: Limits, result_fd: int) -> list[str]:
     memory_mib = max(16, limits.memory_bytes // (1024 * 1024))
+    cpu = max(1, int(limits.cpu_seconds))
     if language == "python3":
         runtime = [settings.SANDBOX_PYTHON, "-I", "-B", "-c", LAUNCHERS["python3"]]
     else:
@@ -196,6 +200,8 @@ def _bwrap_command(language: str, limits: Limits, result_fd: int) -> list[str]:
         "--clearenv",
         *_setenv(_SANDBOX_ENV),
         settings.SANDBOX_PRLIMIT,
+        # SIGXCPU at the limit, SIGKILL a second later if the code ignores it.
+        f"--cpu={cpu}:{cpu + 1}",
         f"--nproc={limits.processes}",
         f"--data={limits.memory_bytes}",
         f"--fsize={limits.scratch_bytes}",
@@ -257,17 +263,27 @@ def execute(
         {"code": code, "args": dict(args), "dependencies": list(dependencies or [])},
         default=str,
     ).encode()
+    key = SpareKey.of(language, limits)
+    sandbox = spares.take(key) if settings.SANDBOX_SPARES else None
+    if sandbox is None:
+        sandbox = start_sandbox(key)  # a cold start
+    if settings.SANDBOX_SPARES:
+        spares.refill(key, start_sandbox)  # the next execution finds one waiting
+    try:
+        return _supervise(
+            sandbox.process, sandbox.result_read, request, limits, should_stop, time.monotonic()
+        )
+    finally:
+        sandbox.discard()
+
+
+def start_sandbox(key: SpareKey) -> Started:
+    """Start a sandbox that waits on stdin for its request; SandboxUnavailable if it cannot."""
     result_read, result_write = os.pipe()
     uid, gid = _drop_privileges()
-    cpu = max(1, int(limits.cpu_seconds))
-
-    def limit_cpu() -> None:  # runs in the child between fork and exec
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-
-    started = time.monotonic()
     try:
         process = subprocess.Popen(  # noqa: S603 - a fixed argv; the code goes to stdin
-            _bwrap_command(language, limits, result_write),
+            _bwrap_command(key.language, key.limits, result_write),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -275,7 +291,6 @@ def execute(
             env=dict(_SANDBOX_ENV),
             cwd="/",
             start_new_session=True,
-            preexec_fn=limit_cpu,
             user=uid,
             group=gid,
             extra_groups=[] if uid is not None else None,
@@ -285,11 +300,7 @@ def execute(
         os.close(result_write)
         raise SandboxUnavailable(f"the code sandbox could not start: {exc}") from None
     os.close(result_write)
-    try:
-        return _supervise(process, result_read, request, limits, should_stop, started)
-    finally:
-        _kill(process)
-        os.close(result_read)
+    return Started(process, result_read, _kill)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

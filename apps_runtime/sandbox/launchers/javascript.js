@@ -11,7 +11,7 @@ function send(message) {
 }
 
 function kindOf(err) {
-  const text = String((err && (err.code || err.message)) || err);
+  const text = err ? [err.code, err.message, String(err)].join(' ') : '';
   if (/EAGAIN/.test(text)) return 'processes';
   if (err instanceof RangeError &&
       /allocation|Array buffer|Invalid array length|Invalid string length/i.test(err.message)) {

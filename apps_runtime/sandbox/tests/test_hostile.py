@@ -327,3 +327,20 @@ def test_unavailable_names_what_to_install(settings: Any) -> None:
     settings.SANDBOX_NODE = "/nonexistent/node"
     assert sandbox.unavailable_reason("python3") is None
     assert "nodejs" in (sandbox.unavailable_reason("javascript") or "")
+
+
+@pytest.mark.parametrize("spares", [0, 1])
+def test_each_execution_has_its_own_scratch_and_process(settings: Any, spares: int) -> None:
+    """With or without spares started ahead, nothing carries over from one execution to the
+    next: not a file in scratch, not a module-level value."""
+    settings.SANDBOX_SPARES = spares
+    code = (
+        "import os\nSEEN = []\ndef main():\n    SEEN.append(1)\n"
+        "    found = os.path.exists('/tmp/left-behind')\n"
+        "    open('/tmp/left-behind', 'w').write('x')\n"
+        "    return {'found': found, 'seen': len(SEEN)}"
+    )
+    for _ in range(3):
+        result = run(PY, code)
+        assert result.value == {"found": False, "seen": 1}
+        time.sleep(0.1)
