@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -164,24 +163,5 @@ def measure() -> dict[str, Any]:
     return figures
 
 
-def print_table(figures: dict[str, Any]) -> None:
-    if "unavailable" in figures:
-        print(f"   skipped: {figures['unavailable']}")
-        return
-    print(
-        f"   {'language':12} {'exec/s':>7} {'bare ms':>8} {'cold ms':>8} {'warm ms':>8}"
-        f" {'overhead cold/warm ms':>22}"
-    )
-    for language, row in figures.items():
-        overhead = f"{row['cold_overhead_ms']:.1f} / {row['warm_overhead_ms']:.1f}"
-        print(
-            f"   {language:12} {row['per_second']:7.1f} {row['bare_ms']:8.1f} "
-            f"{row['cold_ms']:8.1f} {row['warm_ms']:8.1f} {overhead:>22}"
-        )
-
-
 if __name__ == "__main__":
-    result = measure()
-    if sys.stdout.isatty():
-        print_table(result)
-    print(json.dumps(result))
+    print(json.dumps(measure()))
