@@ -27,7 +27,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,6 @@ class Result:
     stopped: bool = False
     output: str = ""
     elapsed: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _number(value: float) -> str:
