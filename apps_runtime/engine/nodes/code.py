@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from apps_runtime import sandbox
+from apps_runtime.engine.conditions import _type_name
 from apps_runtime.engine.host import StopRequested
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
@@ -200,19 +201,9 @@ def _item_kind(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    """``a string``, ``an object``, ``null``: the JSON type of a value, for messages."""
+    name = _type_name(value)
+    return name if name == "null" else ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def check_outputs(value: Any, declared: Any, limits: ValueLimits | None = None) -> dict[str, Any]:

@@ -13,16 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from asgiref.sync import async_to_sync, sync_to_async
 
-from accounts.audit import Actor
 from apps_runtime.dsl import dsl_parse
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.tests.helpers import assert_error, run_path, sse_call
 from apps_runtime.runs.tests.streaming import LiveStream
+from apps_runtime.runs.tests.test_run_e2e import import_app
 from apps_runtime.sandbox.tests.support import needs_sandbox, shrink_limits
-from apps_runtime.services import app_import_parsed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,14 +31,7 @@ INSTALL = "apt-get install -y bubblewrap"
 
 
 def import_export(workspace: Any, author: Any, edit: Any = None) -> Any:
-    text = EXPORT.read_text(encoding="utf-8")
-    if edit is not None:
-        document = yaml.safe_load(text)
-        edit(document)
-        text = yaml.safe_dump(document, allow_unicode=True)
-    return app_import_parsed(
-        workspace=workspace, parsed=dsl_parse(text), author=author, actor=Actor.system("test")
-    ).app
+    return import_app(workspace, author, EXPORT, edit)
 
 
 def python_node(document: dict[str, Any]) -> dict[str, Any]:
