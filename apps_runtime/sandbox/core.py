@@ -145,23 +145,25 @@ def unavailable_reason(language: str | None = None) -> str | None:
     )
 
 
-def _bwrap_command(language: str, limits: Limits, result_fd: int) -> list[str]:
+def _bwrap_command(key: SpareKey, result_fd: int) -> list[str]:
+    language, limits = key.language, key.limits
+    bwrap, prlimit, python, node = key.tools
     memory_mib = max(16, limits.memory_bytes // (1024 * 1024))
     cpu = max(1, int(limits.cpu_seconds))
     if language == "python3":
-        runtime = [settings.SANDBOX_PYTHON, "-I", "-B", "-c", LAUNCHERS["python3"]]
+        runtime = [python, "-I", "-B", "-c", LAUNCHERS["python3"]]
     else:
         # V8 reserves address space far beyond what it uses, so the memory limit is on data, and
         # the heap is kept below it so that running out of heap is reported as such.
         heap = max(8, memory_mib * 3 // 4)
         runtime = [
-            settings.SANDBOX_NODE,
+            node,
             f"--max-old-space-size={heap}",
             "-e",
             LAUNCHERS["javascript"],
         ]
     command = [
-        settings.SANDBOX_BWRAP,
+        bwrap,
         "--unshare-all",
         "--unshare-user",
         "--die-with-parent",
@@ -198,7 +200,7 @@ def _bwrap_command(language: str, limits: Limits, result_fd: int) -> list[str]:
         SCRATCH,
         "--clearenv",
         *_setenv(_SANDBOX_ENV),
-        settings.SANDBOX_PRLIMIT,
+        prlimit,
         # SIGXCPU at the limit, SIGKILL a second later if the code ignores it.
         f"--cpu={cpu}:{cpu + 1}",
         f"--nproc={limits.processes}",
@@ -231,10 +233,9 @@ def _setenv(env: Mapping[str, str]) -> list[str]:
     return args
 
 
-def _drop_privileges() -> tuple[int | None, int | None]:
+def _drop_privileges(uid: int) -> tuple[int | None, int | None]:
     if os.geteuid() != 0:
         return None, None
-    uid = int(settings.SANDBOX_UID)
     return uid, uid
 
 
@@ -279,10 +280,10 @@ def execute(
 def start_sandbox(key: SpareKey) -> Started:
     """Start a sandbox that waits on stdin for its request; SandboxUnavailable if it cannot."""
     result_read, result_write = os.pipe()
-    uid, gid = _drop_privileges()
+    uid, gid = _drop_privileges(key.uid)
     try:
         process = subprocess.Popen(  # noqa: S603 - a fixed argv; the code goes to stdin
-            _bwrap_command(key.language, key.limits, result_write),
+            _bwrap_command(key, result_write),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
