@@ -45,6 +45,7 @@ LAUNCHERS = {
 
 # What ``execute`` reports in ``Result.limit``.
 CPU, WALL, MEMORY, PROCESSES, OUTPUT = "cpu", "wall", "memory", "processes", "output"
+SCRATCH_SPACE = "scratch"
 
 LIMIT_MESSAGES = {
     CPU: "the code exceeded the CPU time limit of {cpu} s",
@@ -52,6 +53,7 @@ LIMIT_MESSAGES = {
     MEMORY: "the code exceeded the memory limit of {memory} MiB",
     PROCESSES: "the code exceeded the limit of {processes} processes/threads",
     OUTPUT: "the code exceeded the output limit of {output} bytes",
+    SCRATCH_SPACE: "the code exceeded the scratch space limit of {scratch} MiB in /tmp",
 }
 
 # The scratch directory inside the sandbox: a private tmpfs, not the server's /tmp.
@@ -94,6 +96,7 @@ class Limits:
             memory=self.memory_bytes // (1024 * 1024),
             processes=self.processes,
             output=self.output_bytes,
+            scratch=self.scratch_bytes // (1024 * 1024),
         )
 
 
@@ -418,7 +421,7 @@ def _verdict(
                 dependency=name,
                 error=f"the dependency {name!r} is not installed in the code sandbox",
             )
-        if kind in (MEMORY, PROCESSES):
+        if kind in (MEMORY, PROCESSES, SCRATCH_SPACE):
             return finish(
                 ok=False,
                 limit=kind,
@@ -432,6 +435,8 @@ def _verdict(
         return limit_hit(MEMORY)
     if signal_number in (signal.SIGXCPU, signal.SIGKILL):
         return limit_hit(CPU)
+    if signal_number == signal.SIGXFSZ:
+        return limit_hit(SCRATCH_SPACE)
     tail = text.strip().splitlines()[-1:] if text.strip() else []
     detail = f": {tail[0][:500]}" if tail else ""
     return finish(

@@ -13,6 +13,7 @@ function send(message) {
 function kindOf(err) {
   const text = err ? [err.code, err.message, String(err)].join(' ') : '';
   if (/EAGAIN/.test(text)) return 'processes';
+  if (/EFBIG|ENOSPC/.test(text)) return 'scratch';
   if (err instanceof RangeError &&
       /allocation|Array buffer|Invalid array length|Invalid string length/i.test(err.message)) {
     return 'memory';

@@ -14,7 +14,7 @@ from typing import Any
 
 RESULT_FD = int(sys.argv[1])
 FIRST_PID = os.getpid()
-EAGAIN = 11
+EAGAIN, EFBIG, ENOSPC = 11, 27, 28
 
 
 def send(message: dict[str, Any]) -> None:
@@ -24,11 +24,14 @@ def send(message: dict[str, Any]) -> None:
 
 
 def kind_of(exc: BaseException) -> str:
-    """``memory`` / ``processes`` when the failure is a limit the language saw first."""
+    """``memory`` / ``processes`` / ``scratch`` when the failure is a limit the language saw
+    first."""
     if isinstance(exc, MemoryError):
         return "memory"
     if isinstance(exc, OSError) and exc.errno == EAGAIN:
         return "processes"
+    if isinstance(exc, OSError) and exc.errno in (EFBIG, ENOSPC):
+        return "scratch"
     if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
         return "processes"
     return "error"

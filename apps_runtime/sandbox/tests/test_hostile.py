@@ -198,6 +198,20 @@ HOSTILE: list[tuple[str, str, str, Callable[[sandbox.Result], None]]] = [
         "function main() { const a = []; while (true) a.push(new Array(1e6).fill(1.5)) }",
         hit(sandbox.MEMORY),
     ),
+    (
+        "fill-scratch",
+        PY,
+        "def main():\n    with open('/tmp/big', 'wb') as f:\n        for _ in range(64):\n"
+        "            f.write(b'x' * (1 << 20))",
+        hit(sandbox.SCRATCH_SPACE),
+    ),
+    (
+        "fill-scratch",
+        JS,
+        "const fs = require('fs');\nfunction main() { const chunk = Buffer.alloc(1 << 20);"
+        " for (let i = 0; i < 64; i++) fs.appendFileSync('/tmp/big', chunk) }",
+        hit(sandbox.SCRATCH_SPACE),
+    ),
     ("cpu", PY, "def main():\n    while True:\n        pass", hit(sandbox.CPU)),
     ("cpu", JS, "function main() { while (true) {} }", hit(sandbox.CPU)),
     (
