@@ -7,9 +7,9 @@
 Decisions: docs/decisions/18-sandbox.md.
 """
 
-from apps_runtime.sandbox.core import (
+from apps_runtime.sandbox.core import LANGUAGES, execute, unavailable_reason
+from apps_runtime.sandbox.limits import (
     CPU,
-    LANGUAGES,
     MEMORY,
     OUTPUT,
     PROCESSES,
@@ -18,8 +18,6 @@ from apps_runtime.sandbox.core import (
     Limits,
     Result,
     SandboxUnavailable,
-    execute,
-    unavailable_reason,
 )
 
 __all__ = [

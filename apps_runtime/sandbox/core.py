@@ -7,34 +7,34 @@ Every execution is a fresh process tree (docs/decisions/18-sandbox.md):
   private size-capped tmpfs at ``/tmp`` (the root itself is remounted read-only). The environment
   is empty but for ``PATH``/``HOME``/``LANG``; ``bwrap`` itself is started with that same
   environment, so not even ``/proc/1/environ`` of the sandbox shows the server's.
-- When the server runs as root it starts ``bwrap`` as an unprivileged user (``SANDBOX_UID``); the
-  process limit needs that: the kernel never applies ``RLIMIT_NPROC`` to root.
+- When the server runs as root it starts ``bwrap`` as an unprivileged user (``SANDBOX_UID``): the
+  process limit needs that (run by root, the sandbox maps to uid 0 and ``RLIMIT_NPROC`` does not
+  hold); the count is then per user namespace, one per execution.
 - ``prlimit`` (util-linux), run inside the new namespaces, sets the CPU-time, process/thread,
   data-memory, stack, file-size, open-file and core limits before the runtime starts.
 - A cold start costs more than the code it runs, so one sandbox per language and limits waits,
   started ahead (``spares``); it is still used once and then killed.
-- The host enforces the wall clock, the output cap and the stop request, and kills the whole
-  process group; the PID namespace takes every descendant down with it.
+- The host (``supervise``) enforces the wall clock, the output cap and the stop request, and kills
+  the whole process group; the PID namespace takes every descendant down with it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import selectors
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from apps_runtime.sandbox import spares
+from apps_runtime.sandbox.limits import Limits, Result, SandboxUnavailable
 from apps_runtime.sandbox.spares import SpareKey, Started
+from apps_runtime.sandbox.supervise import kill, supervise
 
 LANGUAGES = ("python3", "javascript")
 # The launcher each runtime runs (its protocol: launchers/python3.py); passed as -c / -e.
@@ -43,81 +43,9 @@ LAUNCHERS = {
     for language, name in (("python3", "python3.py"), ("javascript", "javascript.js"))
 }
 
-# What ``execute`` reports in ``Result.limit``.
-CPU, WALL, MEMORY, PROCESSES, OUTPUT = "cpu", "wall", "memory", "processes", "output"
-SCRATCH_SPACE = "scratch"
-
-LIMIT_MESSAGES = {
-    CPU: "the code exceeded the CPU time limit of {cpu} s",
-    WALL: "the code exceeded the wall-clock timeout of {wall} s",
-    MEMORY: "the code exceeded the memory limit of {memory} MiB",
-    PROCESSES: "the code exceeded the limit of {processes} processes/threads",
-    OUTPUT: "the code exceeded the output limit of {output} bytes",
-    SCRATCH_SPACE: "the code exceeded the scratch space limit of {scratch} MiB in /tmp",
-}
-
 # The scratch directory inside the sandbox: a private tmpfs, not the server's /tmp.
 SCRATCH = "/tmp"  # noqa: S108
-# How the runtimes say they ran out of memory when they die of it.
-_OUT_OF_MEMORY = ("MemoryError", "out of memory", "bad_alloc", " OOM ")
-POLL_SECONDS = 0.05
 STACK_BYTES = 2 * 1024 * 1024
-READ_CHUNK = 65536
-
-
-class SandboxUnavailable(Exception):
-    """The machine lacks what the sandbox needs; the message says what to install."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    wall_seconds: float
-    cpu_seconds: int
-    memory_bytes: int
-    output_bytes: int
-    processes: int
-    scratch_bytes: int
-
-    @classmethod
-    def from_settings(cls) -> Limits:
-        return cls(
-            wall_seconds=float(settings.SANDBOX_WALL_SECONDS),
-            cpu_seconds=int(settings.SANDBOX_CPU_SECONDS),
-            memory_bytes=int(settings.SANDBOX_MEMORY_MB) * 1024 * 1024,
-            output_bytes=int(settings.SANDBOX_OUTPUT_BYTES),
-            processes=int(settings.SANDBOX_MAX_PROCESSES),
-            scratch_bytes=int(settings.SANDBOX_SCRATCH_MB) * 1024 * 1024,
-        )
-
-    def describe(self, limit: str) -> str:
-        return LIMIT_MESSAGES[limit].format(
-            cpu=self.cpu_seconds,
-            wall=_number(self.wall_seconds),
-            memory=self.memory_bytes // (1024 * 1024),
-            processes=self.processes,
-            output=self.output_bytes,
-            scratch=self.scratch_bytes // (1024 * 1024),
-        )
-
-
-@dataclass
-class Result:
-    """``ok``: ``value`` is what ``main`` returned. Otherwise ``error`` says why; ``limit`` names
-    the limit that was hit, ``dependency`` the package that is missing, and ``stopped`` is true
-    when ``should_stop`` ended it."""
-
-    ok: bool
-    value: Any = None
-    error: str = ""
-    limit: str | None = None
-    dependency: str | None = None
-    stopped: bool = False
-    output: str = ""
-    elapsed: float = 0.0
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _tool(path: str) -> str | None:
@@ -273,7 +201,7 @@ def execute(
     if settings.SANDBOX_SPARES:
         spares.refill(key, start_sandbox)  # the next execution finds one waiting
     try:
-        return _supervise(
+        return supervise(
             sandbox.process, sandbox.result_read, request, limits, should_stop, time.monotonic()
         )
     finally:
@@ -303,142 +231,4 @@ def start_sandbox(key: SpareKey) -> Started:
         os.close(result_write)
         raise SandboxUnavailable(f"the code sandbox could not start: {exc}") from None
     os.close(result_write)
-    return Started(process, result_read, _kill)
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    if process.returncode is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for stream in (process.stdin, process.stdout):
-        if stream is not None:
-            try:
-                stream.close()
-            except OSError:
-                pass
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
-        process.kill()
-
-
-def _supervise(
-    process: subprocess.Popen[bytes],
-    result_read: int,
-    request: bytes,
-    limits: Limits,
-    should_stop: Callable[[], bool] | None,
-    started: float,
-) -> Result:
-    assert process.stdin is not None and process.stdout is not None
-    selector = selectors.DefaultSelector()
-    stdin_fd, stdout_fd = process.stdin.fileno(), process.stdout.fileno()
-    for fd in (stdin_fd, stdout_fd, result_read):
-        os.set_blocking(fd, False)
-    selector.register(stdin_fd, selectors.EVENT_WRITE, "stdin")
-    selector.register(stdout_fd, selectors.EVENT_READ, "output")
-    selector.register(result_read, selectors.EVENT_READ, "result")
-    pending = memoryview(request)
-    output, answer = bytearray(), bytearray()
-    deadline = started + limits.wall_seconds
-    open_streams = 2
-
-    def finish(**kwargs: Any) -> Result:
-        selector.close()
-        return Result(
-            output=output.decode("utf-8", "replace"),
-            elapsed=time.monotonic() - started,
-            **kwargs,
-        )
-
-    def limit_hit(limit: str) -> Result:
-        _kill(process)
-        return finish(ok=False, limit=limit, error=limits.describe(limit))
-
-    while open_streams:
-        if should_stop is not None and should_stop():
-            _kill(process)
-            return finish(ok=False, stopped=True, error="stopped")
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return limit_hit(WALL)
-        for key, _ in selector.select(timeout=min(left, POLL_SECONDS)):
-            if key.data == "stdin":
-                try:
-                    written = os.write(stdin_fd, pending[:READ_CHUNK])
-                except BrokenPipeError:
-                    written = len(pending)
-                pending = pending[written:]
-                if not pending:
-                    selector.unregister(stdin_fd)
-                    process.stdin.close()
-                continue
-            target = output if key.data == "output" else answer
-            chunk = os.read(key.fd, READ_CHUNK)
-            if not chunk:
-                selector.unregister(key.fd)
-                open_streams -= 1
-                continue
-            target.extend(chunk)
-            if len(output) + len(answer) > limits.output_bytes:
-                return limit_hit(OUTPUT)
-    # Both pipes closed: the runtime has exited (or closed them); wait for it within the deadline.
-    while process.poll() is None:
-        if should_stop is not None and should_stop():
-            _kill(process)
-            return finish(ok=False, stopped=True, error="stopped")
-        if time.monotonic() >= deadline:
-            return limit_hit(WALL)
-        time.sleep(0.01)
-    return _verdict(process.returncode, bytes(answer), output, limits, finish, limit_hit)
-
-
-def _verdict(
-    returncode: int,
-    answer: bytes,
-    output: bytearray,
-    limits: Limits,
-    finish: Callable[..., Result],
-    limit_hit: Callable[[str], Result],
-) -> Result:
-    message: dict[str, Any] | None = None
-    if answer:
-        try:
-            decoded = json.loads(answer)
-            message = decoded if isinstance(decoded, dict) else None
-        except ValueError:
-            message = None
-    if message is not None and message.get("ok") is True:
-        return finish(ok=True, value=message.get("value"))
-    if message is not None:
-        kind = message.get("kind")
-        if kind == "dependency":
-            name = str(message.get("error") or "")
-            return finish(
-                ok=False,
-                dependency=name,
-                error=f"the dependency {name!r} is not installed in the code sandbox",
-            )
-        if kind in (MEMORY, PROCESSES, SCRATCH_SPACE):
-            return finish(
-                ok=False,
-                limit=kind,
-                error=f"{limits.describe(str(kind))} ({message.get('error')})",
-            )
-        return finish(ok=False, error=str(message.get("error") or "the code failed"))
-    # No answer: the runtime died. The exit status of bwrap is 128 + the signal that killed it.
-    text = output.decode("utf-8", "replace")
-    signal_number = returncode - 128 if returncode > 128 else -returncode
-    if any(sign in text for sign in _OUT_OF_MEMORY):
-        return limit_hit(MEMORY)
-    if signal_number in (signal.SIGXCPU, signal.SIGKILL):
-        return limit_hit(CPU)
-    if signal_number == signal.SIGXFSZ:
-        return limit_hit(SCRATCH_SPACE)
-    tail = text.strip().splitlines()[-1:] if text.strip() else []
-    detail = f": {tail[0][:500]}" if tail else ""
-    return finish(
-        ok=False, error=f"the code ended without a result (exit status {returncode}){detail}"
-    )
+    return Started(process, result_read, kill)

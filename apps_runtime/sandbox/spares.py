@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from apps_runtime.sandbox.core import Limits
+    from apps_runtime.sandbox.limits import Limits
 
 logger = logging.getLogger(__name__)
 
