@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps_runtime import describe
-from apps_runtime.dsl import app_blocking_nodes
+from apps_runtime.dsl import app_blocking_nodes, app_unrunnable_message
 from apps_runtime.models import App, AppMode
 from apps_runtime.selectors import AppListItem
 from config.api.wire import MAX_PAGE_LIMIT, iso_z
@@ -159,6 +159,11 @@ class AppDescribeInfoSerializer(serializers.Serializer[Any]):
         help_text="nodes of the published workflow this server cannot run (a run answers "
         "app_unavailable naming their types); empty when nothing blocks a run",
     )
+    unavailable = serializers.CharField(
+        required=False,
+        help_text="present only when runs answer app_unavailable for the app's nodes: why, "
+        "and what to install",
+    )
 
 
 class AppDescribeResponseSerializer(serializers.Serializer[Any]):
@@ -196,7 +201,7 @@ def app_list_row(app: AppListItem, *, external: bool = False) -> dict[str, Any]:
 def app_describe_info(
     app: App, *, external: bool = False, tag_names: Sequence[str] = ()
 ) -> dict[str, Any]:
-    return {
+    info: dict[str, Any] = {
         "id": str(app.id),
         "name": app.name,
         "mode": app.mode,
@@ -211,6 +216,12 @@ def app_describe_info(
             for node in app_blocking_nodes(app)
         ],
     }
+    # Only when runs of the app answer app_unavailable for its nodes (e.g. the code sandbox is
+    # not installed): the same message, naming what to install.
+    problem = app_unrunnable_message(app)
+    if problem is not None:
+        info["unavailable"] = problem
+    return info
 
 
 def app_describe(

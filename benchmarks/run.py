@@ -10,6 +10,9 @@ It starts PostgreSQL or Redis if they are down and installs Debian's ``wrk`` if 
 2. The endpoints on the production JSON layout (``python -m config.serve``'s WSGI side).
 3. Growth: ``/apps`` and ``/account/sessions`` at 100 and 10,000 rows, with queries per request
    and any sequential scans in their plans.
+4. Code nodes (``benchmarks/code_nodes.py``): executions per second through the engine, and the
+   median time of an empty ``main`` in the sandbox (cold, and with a spare waiting) beside a bare
+   ``python3 -c`` / ``node -e`` process.
 
 Each figure is the median of BENCH_REPS runs of wrk (BENCH_SECONDS each, BENCH_CONNECTIONS
 connections), with the spread (min-max), and the CPU each request cost the server's processes
@@ -34,6 +37,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
@@ -360,6 +364,22 @@ def wrk(server: Server, path: str, token: str, figure: Figure, wrk_bin: str) -> 
 # --- the run -----------------------------------------------------------------------------------
 
 
+def print_code_nodes(figures: dict[str, Any]) -> None:
+    if "unavailable" in figures:
+        print(f"   skipped: {figures['unavailable']}")
+        return
+    print(
+        f"{'language':12} {'exec/s':>7} {'bare ms':>8} {'cold ms':>8} {'warm ms':>8}"
+        f" {'overhead cold/warm ms':>22}"
+    )
+    for language, row in figures.items():
+        overhead = f"{row['cold_overhead_ms']:.1f} / {row['warm_overhead_ms']:.1f}"
+        print(
+            f"{language:12} {row['per_second']:7.1f} {row['bare_ms']:8.1f} "
+            f"{row['cold_ms']:8.1f} {row['warm_ms']:8.1f} {overhead:>22}"
+        )
+
+
 def main() -> None:
     # A stop (SIGTERM) unwinds like an error, so every server started is stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -470,6 +490,12 @@ def main() -> None:
                 f"{figure.server_cpu_ms:7.2f} {figure.db_cpu_ms:6.2f} {plan['queries']:8}  {scans}"
             )
     results["growth"] = growth
+
+    # 4. code nodes
+    print("\n4. Code nodes: executions per second, and an empty main beside a bare runtime")
+    code_nodes = run_json(env, "benchmarks.code_nodes")
+    print_code_nodes(code_nodes)
+    results["code_nodes"] = code_nodes
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten: {OUTPUT}")

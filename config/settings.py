@@ -311,6 +311,30 @@ TEMPLATE_RENDER_MEMORY_BYTES = env_int(
     "TEMPLATE_RENDER_MEMORY_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024
 )
 TEMPLATE_MAX_INT_BITS = env_int("TEMPLATE_MAX_INT_BITS", 4096, minimum=64)
+# The sandbox for tenant code (apps_runtime/sandbox; docs/decisions/18-sandbox.md): its tools and
+# the limits of one execution (defaults: Dify's sandbox where it has one).
+SANDBOX_BWRAP = env_str("SANDBOX_BWRAP", "/usr/bin/bwrap")
+SANDBOX_PRLIMIT = env_str("SANDBOX_PRLIMIT", "/usr/bin/prlimit")
+SANDBOX_PYTHON = env_str("SANDBOX_PYTHON", "/usr/bin/python3")
+SANDBOX_NODE = env_str("SANDBOX_NODE", "/usr/bin/node")
+SANDBOX_UID = env_int("SANDBOX_UID", 65534, minimum=1)
+SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 15, minimum=1)
+SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10, minimum=1)
+SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256, minimum=32)
+SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_BYTES", 1024 * 1024, minimum=1024)
+SANDBOX_MAX_PROCESSES = env_int("SANDBOX_MAX_PROCESSES", 64, minimum=16)
+SANDBOX_SCRATCH_MB = env_int("SANDBOX_SCRATCH_MB", 16, minimum=1)
+# Sandboxes started ahead, per language and limits (0: every execution starts its own).
+SANDBOX_SPARES = env_int("SANDBOX_SPARES", 1, minimum=0, maximum=8)
+# What a code node's main may return (dsl.md 4.10; Dify's code node limits).
+CODE_MAX_STRING_LENGTH = env_int("CODE_MAX_STRING_LENGTH", 80_000, minimum=1)
+CODE_MAX_NUMBER = env_int("CODE_MAX_NUMBER", 2**63 - 1, minimum=1)
+CODE_MIN_NUMBER = env_int("CODE_MIN_NUMBER", -(2**63))
+CODE_MAX_PRECISION = env_int("CODE_MAX_PRECISION", 20, minimum=0, maximum=50)
+CODE_MAX_DEPTH = env_int("CODE_MAX_DEPTH", 5, minimum=1)
+CODE_MAX_STRING_ARRAY_LENGTH = env_int("CODE_MAX_STRING_ARRAY_LENGTH", 30, minimum=1)
+CODE_MAX_OBJECT_ARRAY_LENGTH = env_int("CODE_MAX_OBJECT_ARRAY_LENGTH", 30, minimum=1)
+CODE_MAX_NUMBER_ARRAY_LENGTH = env_int("CODE_MAX_NUMBER_ARRAY_LENGTH", 1000, minimum=1)
 # Human-input forms are emailed through Django's email backend (console unless configured); the
 # link in the email is built from PUBLIC_BASE_URL, else from this (jobs have no request to read).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

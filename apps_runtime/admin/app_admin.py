@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.admin.display import attachment, dsl_filename, pretty_json, yaml_download
-from apps_runtime.dsl import DslError, app_export_dsl, workflow_unsupported_node_types
+from apps_runtime.dsl import DslError, app_export_dsl, workflow_cannot_run
 from apps_runtime.models import App, AppImport, AppModelConfig, Tag
 from apps_runtime.services import (
     APP_EDITABLE,
@@ -198,7 +198,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         version = obj.published_workflow
         if version is None:
             return "—"
-        return ", ".join(workflow_unsupported_node_types(version)) or "none"
+        return ", ".join(workflow_cannot_run(version)) or "none"
 
     @admin.display(description="model_config")
     def model_config_json(self, obj: App) -> SafeString | str:

@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from accounts.audit import Actor
 from apps_runtime.admin.display import pretty_json
-from apps_runtime.dsl import workflow_unsupported_node_types
+from apps_runtime.dsl import workflow_cannot_run
 from apps_runtime.models import Tag, WorkflowVersion
 from apps_runtime.services import PublishError, tag_save, tags_delete, workflow_publish_draft
 
@@ -93,7 +93,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="node types the engine cannot run")
     def unsupported(self, obj: WorkflowVersion) -> str:
-        return ", ".join(workflow_unsupported_node_types(obj)) or "none"
+        return ", ".join(workflow_cannot_run(obj)) or "none"
 
     @admin.display(description="graph")
     def graph_json(self, obj: WorkflowVersion) -> SafeString:

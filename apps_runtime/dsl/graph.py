@@ -17,7 +17,7 @@ from apps_runtime.dsl.constants import (
     TERMINAL_NODE_TYPE,
 )
 from apps_runtime.dsl.errors import DslError
-from apps_runtime.engine.nodes import runnable_node_types
+from apps_runtime.engine.nodes import node_unavailable_reason, runnable_node_types
 
 
 def graph_nodes(graph: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -64,6 +64,19 @@ def unsupported_nodes(graph: Mapping[str, Any]) -> list[dict[str, str]]:
                 }
             )
     return found
+
+
+def unavailable_node_reasons(graph: Mapping[str, Any]) -> list[str]:
+    """Distinct "type: reason" lines for runnable node types whose runtime this machine lacks
+    (the code sandbox not installed), each naming what to install; [] when all can run."""
+    reasons: list[str] = []
+    for node in graph_nodes(graph):
+        kind = node_type(node)
+        reason = node_unavailable_reason(kind, node["data"]) if kind else None
+        line = f"{kind}: {reason}" if reason else None
+        if line and line not in reasons:
+            reasons.append(line)
+    return reasons
 
 
 def validate_graph(graph: Any, *, mode: str) -> None:

@@ -6,13 +6,24 @@ so an app becomes runnable as soon as the engine learns its node types, without 
 
 from __future__ import annotations
 
-from apps_runtime.dsl.graph import unsupported_node_types, unsupported_nodes
+from apps_runtime.dsl.graph import (
+    unavailable_node_reasons,
+    unsupported_node_types,
+    unsupported_nodes,
+)
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
 
 
 def workflow_unsupported_node_types(workflow: WorkflowVersion) -> list[str]:
     """Sorted node types of this workflow version that the engine cannot run ([] = runnable)."""
     return unsupported_node_types(workflow.graph or {})
+
+
+def workflow_cannot_run(workflow: WorkflowVersion) -> list[str]:
+    """What the admin shows: node types the engine lacks, then "type: reason" lines for nodes
+    whose runtime is not installed here (what to install)."""
+    graph = workflow.graph or {}
+    return unsupported_node_types(graph) + unavailable_node_reasons(graph)
 
 
 def app_unsupported_node_types(app: App, workflow: WorkflowVersion | None = None) -> list[str]:
@@ -35,3 +46,26 @@ def app_blocking_nodes(app: App) -> list[dict[str, str]]:
     if app.mode not in WORKFLOW_MODES or app.published_workflow is None:
         return []
     return unsupported_nodes(app.published_workflow.graph or {})
+
+
+def app_unavailable_reasons(app: App, workflow: WorkflowVersion | None = None) -> list[str]:
+    """Why nodes of the version a run would use cannot run on this machine (what to install)."""
+    if app.mode not in WORKFLOW_MODES:
+        return []
+    version = workflow or app.published_workflow
+    if version is None:
+        return []
+    return unavailable_node_reasons(version.graph or {})
+
+
+def app_unrunnable_message(app: App, workflow: WorkflowVersion | None = None) -> str | None:
+    """Why runs of the app's graph answer ``app_unavailable`` (node types the engine lacks, or
+    nodes whose runtime is not installed, naming what to install), or None when it can run.
+    The run endpoint answers with it and describe shows it."""
+    unsupported = app_unsupported_node_types(app, workflow)
+    if unsupported:
+        return "the app uses node types this server cannot run: " + ", ".join(unsupported)
+    missing = app_unavailable_reasons(app, workflow)
+    if missing:
+        return "this server cannot run node type " + "; ".join(missing)
+    return None

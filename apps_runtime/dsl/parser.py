@@ -26,7 +26,7 @@ from apps_runtime.dsl.constants import (
     WORKFLOW_MODEL_KEYS,
 )
 from apps_runtime.dsl.errors import DslError
-from apps_runtime.dsl.graph import unsupported_node_types, validate_graph
+from apps_runtime.dsl.graph import unavailable_node_reasons, unsupported_node_types, validate_graph
 from apps_runtime.dsl.values import to_json
 from apps_runtime.dsl.version import check_version
 from apps_runtime.models import WORKFLOW_MODES
@@ -174,6 +174,11 @@ def dsl_parse(text: str | bytes, *, allow_newer: bool = False) -> ParsedDsl:
                 "the engine cannot run node type(s) "
                 + ", ".join(unsupported)
                 + "; runs of this app answer app_unavailable until it can"
+            )
+        for reason in unavailable_node_reasons(workflow.graph):
+            warnings.append(
+                f"this server cannot run node type {reason}; "
+                "runs of this app answer app_unavailable until it is installed"
             )
         return ParsedDsl(
             **parsed_fields,

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
-from apps_runtime.dsl import app_unsupported_node_types
+from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.engine.nodes import model_node_types
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
@@ -172,11 +172,9 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
     workflow: WorkflowVersion | None = None
     if app.mode in wire.WORKFLOW_FAMILY:
         workflow = _workflow_for_run(app, request.workflow_id)
-        unsupported = app_unsupported_node_types(app, workflow)
-        if unsupported:
-            raise app_unavailable(
-                "the app uses node types this server cannot run: " + ", ".join(unsupported)
-            )
+        problem = app_unrunnable_message(app, workflow)
+        if problem is not None:
+            raise app_unavailable(problem)
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")
     check_providers(app, workflow)

@@ -260,7 +260,6 @@ def test_info_names_the_nodes_that_block_a_run(client, acme, api, sso_token):
     app = make_workflow_app(acme)
     version = app.published_workflow
     version.graph["nodes"][1:1] = [
-        {"id": "py", "data": {"type": "code", "title": "Run Python"}},
         {"id": "note", "type": "custom-note", "data": {"type": ""}},
         {"id": "kb", "data": {"type": "knowledge-retrieval"}},
         {"id": "qc", "data": {"type": "question-classifier", "title": "Route"}},
@@ -268,7 +267,6 @@ def test_info_names_the_nodes_that_block_a_run(client, acme, api, sso_token):
     version.save()
     info = client.get(url(app), {"fields": "info"}).json()["info"]
     assert info["blocking_nodes"] == [
-        {"node_id": "py", "node_type": "code", "title": "Run Python"},
         {"node_id": "kb", "node_type": "knowledge-retrieval", "title": "kb"},
     ]
     # A draft is not what a run uses: only the published version counts.

@@ -118,7 +118,7 @@ def test_import_stores_the_blocks_verbatim(acme, alice):
     ]
     assert WorkflowVersion.objects.filter(app=app).count() == 2
     assert result.warnings == [
-        "the engine cannot run node type(s) code, iteration, iteration-start; runs of this app "
+        "the engine cannot run node type(s) iteration, iteration-start; runs of this app "
         "answer app_unavailable until it can"
     ]
     event = AuditEvent.objects.get(action="app.imported")

@@ -196,15 +196,15 @@ def test_unrunnable_node_types_are_warned_and_listed():
     doc = minimal_workflow()
     nodes = doc["workflow"]["graph"]["nodes"]
     nodes += [
-        {"id": "c", "data": {"type": "code"}},
+        {"id": "c", "data": {"type": "knowledge-retrieval"}},
         {"id": "t", "data": {"type": "tool"}},
-        {"id": "c2", "data": {"type": "code"}},
+        {"id": "c2", "data": {"type": "knowledge-retrieval"}},
     ]
     parsed = parse(doc)
-    assert parsed.unsupported_node_types == ["code", "tool"]
+    assert parsed.unsupported_node_types == ["knowledge-retrieval", "tool"]
     assert parsed.warnings == [
-        "the engine cannot run node type(s) code, tool; runs of this app answer app_unavailable "
-        "until it can"
+        "the engine cannot run node type(s) knowledge-retrieval, tool; runs of this app answer "
+        "app_unavailable until it can"
     ]
 
 
@@ -212,7 +212,6 @@ def test_runnable_node_types_raise_no_warning():
     graph = {"nodes": [{"id": kind, "data": {"type": kind}} for kind in runnable_node_types()]}
     assert unsupported_node_types(graph) == []
     for kind in (
-        "code",
         "tool",
         "knowledge-retrieval",
         "iteration",
@@ -308,5 +307,6 @@ def test_the_registry_is_what_can_run():
     expected |= {"variable-aggregator", "variable-assigner", "http-request", "human-input"}
     expected |= {"question-classifier", "parameter-extractor", "list-operator"}
     expected |= {"document-extractor"}
+    expected |= {"code"}
     assert runnable_node_types() == expected
     assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())

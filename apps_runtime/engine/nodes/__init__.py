@@ -1,13 +1,15 @@
 """The node registry: THE one source of which node types the engine runs.
 
 Import warnings, ``app_unavailable`` and the admin's "node types the engine cannot run" all read
-:func:`runnable_node_types`; a node type becomes runnable by registering its class here.
+:func:`runnable_node_types`; a node type becomes runnable by registering its class here. A
+registered type whose runtime is missing on this machine (the ``code`` node without its sandbox)
+says so through :func:`node_unavailable_reason`, read by the same places.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from apps_runtime.engine.nodes.base import Node
 
@@ -40,9 +42,18 @@ def node_class(type_name: str) -> type[Node] | None:
     return NODE_TYPES.get(type_name)
 
 
+def node_unavailable_reason(type_name: str, data: dict[str, Any]) -> str | None:
+    """Why a registered node type cannot run here with this ``data`` (e.g. the code sandbox is
+    not installed), naming what to install; None when it can (or when the type is unknown, which
+    :func:`runnable_node_types` reports)."""
+    cls = NODE_TYPES.get(type_name)
+    return None if cls is None else cls.unavailable_reason(data)
+
+
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
     answer,
+    code,
     document_extractor,
     end,
     http_request,

@@ -69,6 +69,12 @@ class Node:
         self.data = data
         self.title = str(data.get("title") or node_id)
 
+    @classmethod
+    def unavailable_reason(cls, data: dict[str, Any]) -> str | None:
+        """Why a node with this ``data`` cannot run on this machine (naming what to install), or
+        None; a node type whose runtime is missing makes its apps ``app_unavailable``."""
+        return None
+
     def run(self, ctx: RunContext) -> NodeResult:
         raise NotImplementedError
 

@@ -531,9 +531,11 @@ def test_resume_that_does_not_fit_is_refused_before_anything_happens(resume: Res
 
 
 def test_a_graph_with_an_unsupported_node_fails_cleanly() -> None:
-    outcome, _ = run(graph([start(), node("c", "code", code="x")], [edge("start", "c")]))
+    outcome, _ = run(
+        graph([start(), node("k", "knowledge-retrieval", query="x")], [edge("start", "k")])
+    )
     assert outcome.status == "failed"
-    assert "code" in (outcome.error or "")
+    assert "'knowledge-retrieval' is not supported" in (outcome.error or "")
 
 
 def test_env_and_conversation_variables() -> None:

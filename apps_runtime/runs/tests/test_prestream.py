@@ -95,15 +95,15 @@ def test_agent_chat_is_unavailable(acme, alice_token):
 def test_a_node_the_engine_cannot_run_is_unavailable_naming_its_type(acme, alice_token):
     app = make_workflow_app(acme)
     version = app.published_workflow
-    version.graph["nodes"].insert(1, {"id": "py", "data": {"type": "code", "title": "Run it"}})
-    version.graph["nodes"].insert(2, {"id": "kb", "data": {"type": "knowledge-retrieval"}})
+    version.graph["nodes"].insert(1, {"id": "kb", "data": {"type": "knowledge-retrieval"}})
+    version.graph["nodes"].insert(2, {"id": "ds", "data": {"type": "datasource", "title": "Src"}})
     version.save()
     response = sse_call("POST", run_path(app), token=alice_token, body={"inputs": {}})
     assert_error(
         response,
         400,
         code="app_unavailable",
-        message="the app uses node types this server cannot run: code, knowledge-retrieval",
+        message="the app uses node types this server cannot run: datasource, knowledge-retrieval",
     )
     assert not Run.objects.exists()
 
