@@ -281,6 +281,11 @@ HTTP_NODE_MAX_TEXT_BYTES = env_int("HTTP_NODE_MAX_TEXT_BYTES", 1024 * 1024, mini
 HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1024, minimum=1)
 # Certificate checking when a node's ssl_verify is null (false only for private test setups).
 HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
+# Containers (dsl.md 4.13): items an iteration takes, threads a parallel iteration uses, rounds
+# a loop may declare.
+ITERATION_MAX_ITEMS = env_int("ITERATION_MAX_ITEMS", 1000, minimum=1)
+ITERATION_MAX_PARALLEL = env_int("ITERATION_MAX_PARALLEL", 10, minimum=1, maximum=100)
+LOOP_MAX_COUNT = env_int("LOOP_MAX_COUNT", 100, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 # Human-input forms are emailed through Django's email backend (console unless configured); the

@@ -103,6 +103,16 @@ def _condition_list(value: Any) -> list[Mapping[str, Any]]:
     return value
 
 
+def conditions_pass(
+    conditions: Any, logical_operator: Any, resolve: Resolve, render: Render
+) -> bool:
+    """Whether a condition group holds (a loop's break conditions, a list filter): the if-else
+    rules for one case, ``logical_operator`` ``and`` (default) or ``or``."""
+    operator = _logical_operator(logical_operator)
+    results = evaluate_conditions(_condition_list(conditions), operator, resolve, render)
+    return _combine(results, operator)
+
+
 def _combine(results: Sequence[bool], operator: str) -> bool:
     return all(results) if operator == "and" else any(results)
 

@@ -38,11 +38,14 @@ def node_class(type_name: str) -> type[Node] | None:
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
     answer,
+    assigner,
     end,
     http_request,
     human_input,
     if_else,
+    iteration,
     llm,
+    loop,
     start,
     template_transform,
     variable_aggregator,
