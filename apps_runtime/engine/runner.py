@@ -681,6 +681,8 @@ class Runner:
         node = self.nodes[node_id]
         if node.error_strategy is not None or node.retry_enabled:
             return None  # the text could still be replaced by a retry or a default value
+        if self.in_parallel:
+            return None  # branches running at once would interleave their text
         selector = (node_id, "text")
         for target in self._unconditional_successors(node_id):
             kind = self.types[target]

@@ -20,7 +20,7 @@ from apps_runtime.models import AppMode
 from apps_runtime.runs import wire
 from apps_runtime.runs.host import RunHost
 from apps_runtime.runs.models import Run
-from apps_runtime.runs.services import run_finish
+from apps_runtime.runs.services import conversation_variables_save, run_finish
 
 logger = logging.getLogger("difyapi.runs")
 
@@ -162,6 +162,10 @@ def _record(run: Run, outcome: Any) -> None:
     close_old_connections()
     usage = outcome.usage
     tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+    changed = getattr(outcome, "conversation_variables", None)
+    if changed and run.conversation_id is not None:
+        # Kept whatever the run's end, as an assigner's write is in Dify (read on the next turn).
+        conversation_variables_save(run.conversation_id, changed)
     if outcome.status == Run.Status.PAUSED:
         _pause(run, outcome, tokens)
         return

@@ -110,6 +110,17 @@ def _initial_conversation_variables(workflow: WorkflowVersion | None) -> dict[st
     return values
 
 
+def conversation_variables_save(conversation_id: uuid.UUID, changed: dict[str, Any]) -> None:
+    """Write the ``conversation.*`` values a run's assigners changed; other variables keep what
+    they hold now (another turn may have changed them meanwhile)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if conversation is None:
+            return
+        conversation.variables = {**(conversation.variables or {}), **changed}
+        conversation.save(update_fields=["variables"])
+
+
 def run_discard(run: Run) -> None:
     """Undo a ``run_start`` whose job could not be accepted (the queue was full)."""
     with transaction.atomic():

@@ -178,7 +178,7 @@ def test_the_terminal_node_may_sit_inside_a_container():
         {"source": "loopstart", "target": "reply"},
     ]
     parsed = parse(doc)
-    assert parsed.unsupported_node_types == ["loop", "loop-start"]
+    assert parsed.unsupported_node_types == []
 
 
 def test_sticky_notes_are_not_nodes():
@@ -216,13 +216,10 @@ def test_runnable_node_types_raise_no_warning():
         "tool",
         "knowledge-retrieval",
         "question-classifier",
-        "iteration",
-        "loop",
         "agent",
         "parameter-extractor",
         "document-extractor",
         "list-operator",
-        "assigner",
     ):
         assert unsupported_node_types({"nodes": [{"id": "n", "data": {"type": kind}}]}) == [kind]
 
@@ -310,5 +307,6 @@ def test_the_registry_is_what_can_run():
 
     expected = {"start", "end", "answer", "llm", "template-transform", "if-else"}
     expected |= {"variable-aggregator", "variable-assigner", "http-request", "human-input"}
+    expected |= {"iteration", "iteration-start", "loop", "loop-start", "loop-end", "assigner"}
     assert runnable_node_types() == expected
     assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())
