@@ -62,7 +62,7 @@ def run_start(
                     subject_email=subject.email,
                     account=subject.account,
                     name=conversation_name(request.query) if request.auto_generate_name else "",
-                    variables=_initial_conversation_variables(workflow),
+                    variables=conversation_variable_defaults(workflow),
                 )
         run = Run.objects.create(
             app=app,
@@ -102,7 +102,8 @@ def run_start(
     return Run.objects.select_related("app", "message").get(pk=run.pk)
 
 
-def _initial_conversation_variables(workflow: WorkflowVersion | None) -> dict[str, Any]:
+def conversation_variable_defaults(workflow: WorkflowVersion | None) -> dict[str, Any]:
+    """The declared values of the workflow's conversation variables (a new conversation's)."""
     values: dict[str, Any] = {}
     for variable in (workflow.conversation_variables if workflow else None) or []:
         if isinstance(variable, dict) and isinstance(variable.get("name"), str):

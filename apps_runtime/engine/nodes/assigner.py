@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from apps_runtime.engine.conditions import type_name
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
 from apps_runtime.engine.variables import ENVIRONMENT, MISSING, SYSTEM, VariablePool
@@ -21,60 +22,45 @@ from apps_runtime.engine.variables import ENVIRONMENT, MISSING, SYSTEM, Variable
 NO_VALUE = frozenset({"clear", "remove-first", "remove-last"})
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _overwrite(current: Any, value: Any) -> Any:
-    if current is not None and value is not None and _kind(current) != _kind(value):
-        raise _TypeMismatch(f"cannot write a {_kind(value)} to a {_kind(current)} variable")
+    if current is not None and value is not None and type_name(current) != type_name(value):
+        raise _TypeMismatch(f"cannot write a {type_name(value)} to a {type_name(current)} variable")
     return copy.deepcopy(value)
 
 
 def _clear(current: Any, _value: Any) -> Any:
     return {"string": "", "number": 0, "boolean": False, "array": [], "object": {}}.get(
-        _kind(current)
+        type_name(current)
     )
 
 
 def _append(current: Any, value: Any) -> Any:
     if not isinstance(current, list):
-        raise _TypeMismatch(f"'append' needs an array variable, not a {_kind(current)}")
-    if current and value is not None and _kind(current[0]) != _kind(value):
-        raise _TypeMismatch(f"cannot append a {_kind(value)} to an array of {_kind(current[0])}")
+        raise _TypeMismatch(f"'append' needs an array variable, not a {type_name(current)}")
+    element = type_name(current[0]) if current else None
+    if element is not None and value is not None and element != type_name(value):
+        raise _TypeMismatch(f"cannot append a {type_name(value)} to an array of {element}")
     return [*current, copy.deepcopy(value)]
 
 
 def _extend(current: Any, value: Any) -> Any:
     if not isinstance(current, list):
-        raise _TypeMismatch(f"'extend' needs an array variable, not a {_kind(current)}")
+        raise _TypeMismatch(f"'extend' needs an array variable, not a {type_name(current)}")
     if not isinstance(value, list):
-        raise _TypeMismatch(f"'extend' needs an array value, not a {_kind(value)}")
+        raise _TypeMismatch(f"'extend' needs an array value, not a {type_name(value)}")
     return [*current, *copy.deepcopy(value)]
 
 
 def _arithmetic(name: str, apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def operate(current: Any, value: Any) -> Any:
         if not _number(current):
-            raise _TypeMismatch(f"'{name}' needs a number variable, not a {_kind(current)}")
+            raise _TypeMismatch(f"'{name}' needs a number variable, not a {type_name(current)}")
         if not _number(value):
-            raise _TypeMismatch(f"'{name}' needs a number value, not a {_kind(value)}")
+            raise _TypeMismatch(f"'{name}' needs a number value, not a {type_name(value)}")
         if name == "/=" and value == 0:
             raise _TypeMismatch("division by zero")
         result = apply(current, value)
@@ -87,7 +73,7 @@ def _remove(first: bool) -> Callable[[Any, Any], Any]:
     def operate(current: Any, _value: Any) -> Any:
         if not isinstance(current, list):
             name = "remove-first" if first else "remove-last"
-            raise _TypeMismatch(f"'{name}' needs an array variable, not a {_kind(current)}")
+            raise _TypeMismatch(f"'{name}' needs an array variable, not a {type_name(current)}")
         return current[1:] if first else current[:-1]
 
     return operate
@@ -141,7 +127,7 @@ class AssignerNode(Node):
             {
                 "name": selector[1],
                 "selector": selector,
-                "value_type": _kind(value),
+                "value_type": type_name(value),
                 "new_value": value,
             }
             for selector, value in updates

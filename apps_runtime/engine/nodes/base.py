@@ -55,6 +55,13 @@ class RunContext:
     inner: InnerGraph | None = None
 
 
+def inner_graph(ctx: RunContext, node: Node) -> InnerGraph:
+    """The container ``node``'s inner graph, which the runner hands to containers only."""
+    if ctx.inner is None:
+        raise NodeFailed(f"{node.title}: this node runs only as a container", "GraphError")
+    return ctx.inner
+
+
 class InnerGraph(Protocol):
     """What the runner gives a container node: one walk over the nodes inside it."""
 

@@ -25,6 +25,7 @@ from apps_runtime.engine.nodes.base import (
     NodeFailed,
     NodeResult,
     RunContext,
+    inner_graph,
 )
 from apps_runtime.engine.variables import MISSING
 from apps_runtime.providers.types import Usage
@@ -48,9 +49,7 @@ class PassNode(Node):
 @register("iteration")
 class IterationNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
-        inner = ctx.inner
-        if inner is None:
-            raise NodeFailed(f"{self.title}: no inner graph to iterate", "GraphError")
+        inner = inner_graph(ctx, self)
         items = self._items(ctx)
         mode = self.data.get("error_handle_mode") or TERMINATED
         if mode not in ERROR_MODES:

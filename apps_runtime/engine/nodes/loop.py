@@ -16,7 +16,7 @@ from django.conf import settings
 from apps_runtime.engine import types as t
 from apps_runtime.engine.conditions import ConditionError, conditions_pass
 from apps_runtime.engine.nodes import register
-from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
+from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext, inner_graph
 from apps_runtime.engine.templates import render
 from apps_runtime.engine.variables import MISSING, VariablePool
 from apps_runtime.providers.types import Usage
@@ -32,9 +32,7 @@ _EMPTY: dict[str, Any] = {
 @register("loop")
 class LoopNode(Node):
     def run(self, ctx: RunContext) -> NodeResult:
-        inner = ctx.inner
-        if inner is None:
-            raise NodeFailed(f"{self.title}: a loop runs only inside a workflow", "GraphError")
+        inner = inner_graph(ctx, self)
         count = self._count()
         labels = self._init_variables(ctx)
         inputs = {"loop_count": count}

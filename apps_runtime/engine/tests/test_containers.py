@@ -627,48 +627,21 @@ def test_assigner_refuses_what_does_not_fit(data, message) -> None:
     assert outcome.conversation_variables == {}
 
 
-def test_a_failing_item_leaves_every_variable_as_it_was() -> None:
-    data = {
-        "version": "2",
-        "items": [
-            {
-                "variable_selector": ["conversation", "count"],
-                "operation": "+=",
-                "value": 1,
-                "input_type": "constant",
-            },
-            {
-                "variable_selector": ["conversation", "name"],
-                "operation": "+=",
-                "value": 1,
-                "input_type": "constant",
-            },
-        ],
-    }
+@pytest.mark.parametrize(
+    ("second", "status", "changed"),
+    [
+        # The second item fails: the first one's write is not kept either.
+        (("name", "+=", 1), "failed", {}),
+        # Items of one node apply in order, each to the value the one before left.
+        (("count", "*=", 10), "succeeded", {"count": 50}),
+    ],
+)
+def test_items_of_one_node_apply_in_order_or_not_at_all(second, status, changed) -> None:
+    data = v2("count", "+=", 1)
+    data["items"] += v2(*second)["items"]
     outcome, _ = run(assigner_graph(data), {"x": "y"}, conversation=dict(CONVERSATION))
-    assert outcome.status == "failed" and outcome.conversation_variables == {}
-
-
-def test_items_of_one_node_apply_in_order() -> None:
-    data = {
-        "version": "2",
-        "items": [
-            {
-                "variable_selector": ["conversation", "count"],
-                "operation": "+=",
-                "value": 1,
-                "input_type": "constant",
-            },
-            {
-                "variable_selector": ["conversation", "count"],
-                "operation": "*=",
-                "value": 10,
-                "input_type": "constant",
-            },
-        ],
-    }
-    outcome, _ = run(assigner_graph(data), {"x": "y"}, conversation=dict(CONVERSATION))
-    assert outcome.conversation_variables == {"count": 50}
+    assert outcome.status == status
+    assert outcome.conversation_variables == changed
 
 
 def test_an_assigner_in_an_iteration_writes_the_conversation_variable() -> None:
