@@ -668,3 +668,44 @@ def test_an_assigner_in_an_iteration_writes_the_conversation_variable() -> None:
     outcome, _ = run(g, {"items": ["x", "y"]}, conversation={"tags": []})
     assert outcome.outputs == {"out": [0, 1]}
     assert outcome.conversation_variables == {"tags": ["x", "y"]}
+
+
+def test_loops_inside_parallel_items_keep_their_own_loop_variables() -> None:
+    loop = inner(
+        "lp",
+        "loop",
+        "it",
+        start_node_id="lstart",
+        loop_count=5,
+        loop_variables=[{"label": "n", "var_type": "number", "value_type": "constant", "value": 0}],
+        break_conditions=[
+            {"variable_selector": ["lp", "n"], "comparison_operator": "≥", "value": "{{#it.item#}}"}
+        ],
+    )
+    step = inner(
+        "step",
+        "assigner",
+        "lp",
+        version="2",
+        items=[
+            {
+                "variable_selector": ["lp", "n"],
+                "input_type": "constant",
+                "operation": "+=",
+                "value": 1,
+            }
+        ],
+    )
+    slow = inner("p", "test-probe", "lp", selector=["lp", "n"], sleep=0.02)
+    g = iteration_graph(
+        [loop, inner("lstart", "loop-start", "lp"), step, slow],
+        [edge("itstart", "lp"), edge("lstart", "step"), edge("step", "p")],
+        output_selector=["lp", "n"],
+        is_parallel=True,
+        parallel_nums=3,
+    )
+    outcome, host = run(g, {"items": [2, 4, 1]})
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs == {"out": [2, 4, 1]}
+    rounds = sorted(e["data"]["outputs"]["loop_round"] for e in host.named("loop_completed"))
+    assert rounds == [1, 2, 4]
