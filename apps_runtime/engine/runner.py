@@ -73,7 +73,6 @@ class _Shared:
         self.step = 0
         self.exceptions = 0
         self.answer_parts: list[str] = []
-        self.answer_progress: dict[str, int] = {}
 
 
 class _BranchHost:
@@ -102,9 +101,9 @@ def container_of(raw: dict[str, Any]) -> str | None:
     data = raw.get("data") or {}
     parent = raw.get("parentId")
     if not parent and data.get("isInIteration"):
-        parent = data.get("iteration_id")
+        parent = data.get("iteration_id") or "?"  # inside an unnamed container: never run
     if not parent and data.get("isInLoop"):
-        parent = data.get("loop_id")
+        parent = data.get("loop_id") or "?"
     return str(parent) if parent else None
 
 
@@ -171,6 +170,9 @@ class Runner:
         self.queue: list[str] = []
         self.predecessor: dict[str, str | None] = {}
         self.paused: dict[str, dict[str, Any]] = {}
+        # How much of each answer node this walk sent (an answer inside a container is sent
+        # again by every pass).
+        self.answer_progress: dict[str, int] = {}
         self.usage = Usage()
         self.outputs: dict[str, Any] = {}
         self.current: tuple[str, str, int] | None = None  # node id, execution id, step
@@ -235,14 +237,6 @@ class Runner:
     @answer_parts.setter
     def answer_parts(self, value: list[str]) -> None:
         self.shared.answer_parts = value
-
-    @property
-    def answer_progress(self) -> dict[str, int]:
-        return self.shared.answer_progress
-
-    @answer_progress.setter
-    def answer_progress(self, value: dict[str, int]) -> None:
-        self.shared.answer_progress = value
 
     def _emit(self, event: dict[str, Any]) -> None:
         with self.shared.lock:

@@ -709,3 +709,26 @@ def test_loops_inside_parallel_items_keep_their_own_loop_variables() -> None:
     assert outcome.outputs == {"out": [2, 4, 1]}
     rounds = sorted(e["data"]["outputs"]["loop_round"] for e in host.named("loop_completed"))
     assert rounds == [1, 2, 4]
+
+
+def test_an_answer_inside_an_iteration_is_sent_by_every_item() -> None:
+    g = graph(
+        [
+            start(),
+            node(
+                "it",
+                "iteration",
+                iterator_selector=["start", "data", "items"],
+                output_selector=["say", "answer"],
+                start_node_id="itstart",
+            ),
+            inner("itstart", "iteration-start", "it"),
+            inner("say", "answer", "it", answer="[{{#it.index#}}={{#it.item#}}]"),
+            node("done", "answer", answer=" done"),
+        ],
+        [edge("start", "it"), edge("itstart", "say"), edge("it", "done")],
+    )
+    outcome, host = run(g, {"items": ["x", "y"]}, mode="advanced-chat")
+    assert outcome.status == "succeeded", outcome.error
+    assert host.answer() == "[0=x][1=y] done"
+    assert outcome.outputs == {"answer": "[0=x][1=y] done"}
