@@ -34,7 +34,14 @@ def answer_of(response) -> str:
 # --- iteration --------------------------------------------------------------------------------
 
 
-def test_the_iteration_export_runs_each_word_in_order(acme, alice, token):
+def test_the_iteration_and_loop_exports_run_as_dify_runs_them(acme, alice, token):
+    """One database test for several runs: each such test costs seconds of flushing on
+    PostgreSQL."""
+    _the_iteration_export_runs_each_word_in_order(acme, alice, token)
+    _the_loop_export_repeats_until_its_break_condition_or_loop_count(acme, alice, token)
+
+
+def _the_iteration_export_runs_each_word_in_order(acme, alice, token):
     app = import_app(acme, alice, FIXTURES / "iteration_workflow.yml")
     words = ["one", "two", "three", "four", "five"]
     response = sse_call(
@@ -72,7 +79,6 @@ def test_the_iteration_export_runs_each_word_in_order(acme, alice, token):
     assert recorded.node_type == "iteration" and recorded.status == "succeeded"
     assert recorded.outputs == {"output": finished["data"]["outputs"]["shouted"]}
     assert NodeExecution.objects.filter(run=run, node_id="1750000000003").count() == 5
-    # (One test for the three: each database test costs seconds of flushing on PostgreSQL.)
     _a_non_list_fails_the_iteration_with_a_message(app, token)
     _an_edited_iteration_export_runs_as_edited(acme, alice, token)
 
@@ -197,7 +203,7 @@ def test_a_stopped_parallel_iteration_stops_every_branch_at_its_running_node(
 # --- loop -------------------------------------------------------------------------------------
 
 
-def test_the_loop_export_repeats_until_its_break_condition_or_loop_count(acme, alice, token):
+def _the_loop_export_repeats_until_its_break_condition_or_loop_count(acme, alice, token):
     app = import_app(acme, alice, FIXTURES / "loop_workflow.yml")
     for times, text, rounds in [(3, "hahaha", 3), (99, "hahahahaha", 5), (0, "", 0)]:
         _loop_run(app, token, times, text, rounds)
