@@ -301,6 +301,11 @@ HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
 # most pages of a PDF it reads (a longer PDF fails the node naming the file).
 DOCUMENT_EXTRACTOR_MAX_BYTES = env_int("DOCUMENT_EXTRACTOR_MAX_BYTES", 15 * 1024 * 1024, minimum=1)
 DOCUMENT_EXTRACTOR_MAX_PAGES = env_int("DOCUMENT_EXTRACTOR_MAX_PAGES", 500, minimum=1)
+# Containers (dsl.md 4.13): items an iteration takes, threads a parallel iteration uses, rounds
+# a loop may declare.
+ITERATION_MAX_ITEMS = env_int("ITERATION_MAX_ITEMS", 1000, minimum=1)
+ITERATION_MAX_PARALLEL = env_int("ITERATION_MAX_PARALLEL", 10, minimum=1, maximum=100)
+LOOP_MAX_COUNT = env_int("LOOP_MAX_COUNT", 100, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 # A render's budget (decisions 16; apps_runtime/engine/jinja_sandbox.py): thread CPU time, wall

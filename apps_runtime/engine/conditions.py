@@ -103,6 +103,16 @@ def _condition_list(value: Any) -> list[Mapping[str, Any]]:
     return value
 
 
+def conditions_pass(
+    conditions: Any, logical_operator: Any, resolve: Resolve, render: Render
+) -> bool:
+    """Whether a condition group holds (a loop's break conditions, a list filter): the if-else
+    rules for one case, ``logical_operator`` ``and`` (default) or ``or``."""
+    operator = _logical_operator(logical_operator)
+    results = evaluate_conditions(_condition_list(conditions), operator, resolve, render)
+    return _combine(results, operator)
+
+
 def _combine(results: Sequence[bool], operator: str) -> bool:
     return all(results) if operator == "and" else any(results)
 
@@ -256,7 +266,8 @@ def _to_bool(value: Any) -> bool:
     raise ConditionError(f"Cannot compare a boolean with {value!r} (use true or false)")
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The DSL's word for a value's type (for messages): string, number, array, ..."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -279,7 +290,7 @@ def _contains(actual: Any, expected: Any) -> bool:
         return str(expected) in actual
     if isinstance(actual, list):
         return expected in actual
-    raise ConditionError(f"'contains' needs a string or an array, got {_type_name(actual)}")
+    raise ConditionError(f"'contains' needs a string or an array, got {type_name(actual)}")
 
 
 def _not_contains(actual: Any, expected: Any) -> bool:
@@ -293,9 +304,9 @@ def _text_edge(name: str, check: Callable[[str, str], bool]) -> Callable[[Any, A
         if not actual:
             return False
         if not isinstance(actual, str):
-            raise ConditionError(f"'{name}' needs a string, got {_type_name(actual)}")
+            raise ConditionError(f"'{name}' needs a string, got {type_name(actual)}")
         if not isinstance(expected, str):
-            raise ConditionError(f"'{name}' needs a text value, got {_type_name(expected)}")
+            raise ConditionError(f"'{name}' needs a text value, got {type_name(expected)}")
         return check(actual, expected)
 
     return compare
@@ -305,7 +316,7 @@ def _is(actual: Any, expected: Any) -> bool:
     if actual is None:
         return False
     if not isinstance(actual, (str, bool)):
-        raise ConditionError(f"'is' needs a string or a boolean, got {_type_name(actual)}")
+        raise ConditionError(f"'is' needs a string or a boolean, got {type_name(actual)}")
     return bool(actual == expected)
 
 
@@ -313,20 +324,20 @@ def _is_not(actual: Any, expected: Any) -> bool:
     if actual is None:
         return False
     if not isinstance(actual, (str, bool)):
-        raise ConditionError(f"'is not' needs a string or a boolean, got {_type_name(actual)}")
+        raise ConditionError(f"'is not' needs a string or a boolean, got {type_name(actual)}")
     return bool(actual != expected)
 
 
 def _equal_operand(actual: Any, expected: Any, name: str) -> Any:
     """``expected`` converted to the type of ``actual`` (int text must be an integer)."""
     if not isinstance(actual, (int, float)):
-        raise ConditionError(f"'{name}' needs a number or a boolean, got {_type_name(actual)}")
+        raise ConditionError(f"'{name}' needs a number or a boolean, got {type_name(actual)}")
     if isinstance(actual, bool):
         if isinstance(expected, list):
             raise ConditionError(f"'{name}' cannot compare a boolean with array")
         return _to_bool(expected)
     if isinstance(expected, bool) or not isinstance(expected, (int, float, str)):
-        raise ConditionError(f"'{name}' cannot compare a number with {_type_name(expected)}")
+        raise ConditionError(f"'{name}' cannot compare a number with {type_name(expected)}")
     if not isinstance(expected, str):
         return expected
     try:
@@ -353,7 +364,7 @@ def _order(name: str, check: Callable[[float, float], bool]) -> Callable[[Any, A
         if actual is None:
             return False
         if isinstance(actual, bool) or not isinstance(actual, (int, float)):
-            raise ConditionError(f"'{name}' needs a number, got {_type_name(actual)}")
+            raise ConditionError(f"'{name}' needs a number, got {type_name(actual)}")
         if isinstance(expected, str):
             try:
                 number = float(expected)
@@ -366,7 +377,7 @@ def _order(name: str, check: Callable[[float, float], bool]) -> Callable[[Any, A
         elif isinstance(expected, (int, float)) and not isinstance(expected, bool):
             number = expected
         else:
-            raise ConditionError(f"'{name}' cannot compare a number with {_type_name(expected)}")
+            raise ConditionError(f"'{name}' cannot compare a number with {type_name(expected)}")
         return check(actual, number)
 
     return compare
@@ -376,7 +387,7 @@ def _in(actual: Any, expected: Any) -> bool:
     if not actual:
         return False
     if not isinstance(expected, list):
-        raise ConditionError(f"'in' needs a list of values, got {_type_name(expected)}")
+        raise ConditionError(f"'in' needs a list of values, got {type_name(expected)}")
     return actual in expected
 
 
@@ -384,7 +395,7 @@ def _not_in(actual: Any, expected: Any) -> bool:
     if not actual:
         return True
     if not isinstance(expected, list):
-        raise ConditionError(f"'not in' needs a list of values, got {_type_name(expected)}")
+        raise ConditionError(f"'not in' needs a list of values, got {type_name(expected)}")
     return actual not in expected
 
 
@@ -392,9 +403,9 @@ def _all_of(actual: Any, expected: Any) -> bool:
     if not actual:
         return False
     if not isinstance(expected, list):
-        raise ConditionError(f"'all of' needs a list of values, got {_type_name(expected)}")
+        raise ConditionError(f"'all of' needs a list of values, got {type_name(expected)}")
     if not isinstance(actual, (list, str)):
-        raise ConditionError(f"'all of' needs an array or a string, got {_type_name(actual)}")
+        raise ConditionError(f"'all of' needs an array or a string, got {type_name(actual)}")
     if isinstance(actual, str):
         return all(isinstance(item, str) and item in actual for item in expected)
     return all(item in actual for item in expected)

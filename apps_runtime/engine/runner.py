@@ -8,8 +8,10 @@ when all of them were skipped it is skipped too, and so are its out-edges.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,19 +25,23 @@ from apps_runtime.engine.nodes import node_class
 from apps_runtime.engine.nodes.base import (
     FAIL_BRANCH,
     SOURCE,
+    InnerRun,
     Node,
     NodeFailed,
     NodeResult,
     RunContext,
 )
 from apps_runtime.engine.templates import parse, render_segment
-from apps_runtime.engine.variables import VariablePool
+from apps_runtime.engine.variables import CONVERSATION, VariablePool
 from apps_runtime.providers.types import ProviderError, Usage
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN, TAKEN, SKIPPED = "unknown", "taken", "skipped"
 ROOT_TYPES = ("start",)
+INNER_ROOT_TYPES = ("iteration-start", "loop-start")
+# Container nodes announce themselves with <kind>_started / <kind>_completed (no node_* events).
+CONTAINER_TYPES = ("iteration", "loop")
 NOTE_WRAPPERS = ("custom-note",)
 STATE_VERSION = 1
 
@@ -57,24 +63,90 @@ class GraphError(ValueError):
     pass
 
 
+class _Shared:
+    """What a run's walks share: the outer walk and every walk over a container's inner graph
+    (also those on other threads) count steps and exceptions together, emit one event at a time
+    and build one answer."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.step = 0
+        self.exceptions = 0
+        self.answer_parts: list[str] = []
+
+
+class _BranchHost:
+    """The host as seen by one pass that may be cancelled on its own (a parallel iteration
+    whose sibling failed): a stop of the run or of the branch."""
+
+    def __init__(self, host: EngineHost, cancel: threading.Event) -> None:
+        self._host = host
+        self._cancel = cancel
+
+    def emit(self, event: dict[str, Any]) -> None:
+        self._host.emit(event)
+
+    def should_stop(self) -> bool:
+        return self._cancel.is_set() or self._host.should_stop()
+
+    def chat_stream(self, **kwargs: Any) -> Any:
+        return self._host.chat_stream(**kwargs)
+
+    def history(self, limit: int | None) -> list[tuple[str, str]]:
+        return self._host.history(limit)
+
+
+def container_of(raw: dict[str, Any]) -> str | None:
+    """The iteration or loop a graph node sits in (``parentId``, or the older data keys)."""
+    data = raw.get("data") or {}
+    parent = raw.get("parentId")
+    if not parent and data.get("isInIteration"):
+        parent = data.get("iteration_id") or "?"  # inside an unnamed container: never run
+    if not parent and data.get("isInLoop"):
+        parent = data.get("loop_id") or "?"
+    return str(parent) if parent else None
+
+
 class Runner:
-    def __init__(self, graph: dict[str, Any], *, mode: str, pool: VariablePool, host: EngineHost):
+    """One walk over a graph: the app's top level, or (``container`` given) the inner graph of an
+    iteration or loop, run by the same code once per item or round."""
+
+    def __init__(
+        self,
+        graph: dict[str, Any],
+        *,
+        mode: str,
+        pool: VariablePool,
+        host: EngineHost,
+        container: str | None = None,
+        scope: dict[str, Any] | None = None,
+        shared: _Shared | None = None,
+        in_parallel: bool = False,
+    ):
+        self.graph = graph
         self.mode = mode
         self.pool = pool
         self.host = host
+        self.container = container
+        # Set on the events of inner nodes: iteration_id/iteration_index or loop_id/loop_index.
+        self.scope: dict[str, Any] = dict(scope or {})
+        self.shared = shared or _Shared()
+        self.in_parallel = in_parallel
         self.nodes: dict[str, Node] = {}
         self.types: dict[str, str] = {}
+        self.parents: dict[str, str | None] = {}
         for raw in graph.get("nodes") or []:
             if not isinstance(raw, dict) or raw.get("type") in NOTE_WRAPPERS:
                 continue
             data = raw.get("data") or {}
-            if raw.get("parentId") or data.get("isInIteration") or data.get("isInLoop"):
-                continue  # children of containers never run on the top level
             node_id = str(raw.get("id"))
             kind = str(data.get("type") or "")
             cls = node_class(kind)
             if cls is None:
                 raise GraphError(f"Node type {kind!r} is not supported")
+            self.parents[node_id] = container_of(raw)
+            if self.parents[node_id] != container:
+                continue  # a node of another level (a container runs its children itself)
             self.nodes[node_id] = cls(node_id, data)
             self.types[node_id] = kind
         self.edges: list[dict[str, str]] = []
@@ -90,10 +162,7 @@ class Runner:
         for index, edge in enumerate(self.edges):
             self.out_edges[edge["source"]].append(index)
             self.in_edges[edge["target"]].append(index)
-        roots = [n for n, kind in self.types.items() if kind in ROOT_TYPES]
-        if len(roots) != 1:
-            raise GraphError("The workflow must have exactly one start node")
-        self.root = roots[0]
+        self.root = self._find_root(graph)
         # Progress (all of it is saved when the run pauses).
         self.edge_state: list[str] = [UNKNOWN] * len(self.edges)
         self.executed: list[str] = []
@@ -101,13 +170,77 @@ class Runner:
         self.queue: list[str] = []
         self.predecessor: dict[str, str | None] = {}
         self.paused: dict[str, dict[str, Any]] = {}
-        self.step = 0
-        self.answer_parts: list[str] = []
+        # How much of each answer node this walk sent (an answer inside a container is sent
+        # again by every pass).
         self.answer_progress: dict[str, int] = {}
         self.usage = Usage()
-        self.exceptions = 0
         self.outputs: dict[str, Any] = {}
         self.current: tuple[str, str, int] | None = None  # node id, execution id, step
+        # What ``conversation.*`` held when this walk began (assigners change it; the run layer
+        # saves the changed values to the conversation).
+        self.conversation_before = copy.deepcopy(pool.node_values(CONVERSATION))
+
+    def _find_root(self, graph: dict[str, Any]) -> str:
+        if self.container is None:
+            roots = [n for n, kind in self.types.items() if kind in ROOT_TYPES]
+            if len(roots) != 1:
+                raise GraphError("The workflow must have exactly one start node")
+            return roots[0]
+        start = next(
+            (
+                raw.get("data", {}).get("start_node_id")
+                for raw in graph.get("nodes") or []
+                if isinstance(raw, dict) and str(raw.get("id")) == self.container
+            ),
+            None,
+        )
+        if start is not None and str(start) in self.nodes:
+            return str(start)
+        roots = [n for n, kind in self.types.items() if kind in INNER_ROOT_TYPES]
+        if len(roots) != 1:
+            raise GraphError(f"The container {self.container} has no start node")
+        return roots[0]
+
+    def descendants(self, container: str) -> set[str]:
+        """Every node inside ``container``, at any depth."""
+        found: set[str] = set()
+        frontier = [container]
+        while frontier:
+            current = frontier.pop()
+            for node_id, parent in self.parents.items():
+                if parent == current and node_id not in found:
+                    found.add(node_id)
+                    frontier.append(node_id)
+        return found
+
+    # Counters and the answer are the run's, whichever walk touches them.
+    @property
+    def step(self) -> int:
+        return self.shared.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.shared.step = value
+
+    @property
+    def exceptions(self) -> int:
+        return self.shared.exceptions
+
+    @exceptions.setter
+    def exceptions(self, value: int) -> None:
+        self.shared.exceptions = value
+
+    @property
+    def answer_parts(self) -> list[str]:
+        return self.shared.answer_parts
+
+    @answer_parts.setter
+    def answer_parts(self, value: list[str]) -> None:
+        self.shared.answer_parts = value
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        with self.shared.lock:
+            self.host.emit(event)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -210,7 +343,7 @@ class Runner:
             first_id = next(iter(self.paused))
             pause = _pause_from(self.paused[first_id]["pause"])
             return self._outcome(t.PAUSED, pause=pause, state=self.to_state())
-        if self.mode == "advanced-chat":
+        if self.mode == "advanced-chat" and self.container is None:
             self.outputs = {"answer": "".join(self.answer_parts)}
         status = t.PARTIAL_SUCCEEDED if self.exceptions else t.SUCCEEDED
         return self._outcome(status)
@@ -235,19 +368,33 @@ class Runner:
             pause=pause,
             state=state,
             exceptions_count=self.exceptions,
+            conversation_variables=self.conversation_changes(),
         )
+
+    def conversation_changes(self) -> dict[str, Any]:
+        """``conversation.*`` values that differ from when this walk began."""
+        now = self.pool.node_values(CONVERSATION)
+        return {
+            name: value
+            for name, value in now.items()
+            if name not in self.conversation_before or self.conversation_before[name] != value
+        }
 
     def _check_stop(self) -> None:
         if self.host.should_stop():
             raise StopRequested()
 
-    def _context(self) -> RunContext:
+    def _context(self, node: Node | None = None, execution_id: str = "") -> RunContext:
+        inner = None
+        if node is not None and self.types.get(node.id) in CONTAINER_TYPES:
+            inner = _Inner(self, node, execution_id)
         return RunContext(
             pool=self.pool,
             host=self.host,
             mode=self.mode,
             stream_sink=self._stream_sink,
             check_stop=self._check_stop,
+            inner=inner,
         )
 
     def _base_data(self, node: Node, execution_id: str, step: int) -> dict[str, Any]:
@@ -262,24 +409,28 @@ class Runner:
 
     def _execute(self, node: Node) -> t.Outcome | None:
         """Run one node (with retries and its error strategy); a failed run's Outcome, or None."""
-        self.step += 1
+        with self.shared.lock:
+            self.step += 1
+            step = self.step
         execution_id = str(uuid.uuid4())
         created = _now()
-        self.current = (node.id, execution_id, self.step)
-        data = self._base_data(node, execution_id, self.step)
-        self.host.emit(
-            {
-                "event": "node_started",
-                "data": {
-                    **data,
-                    "inputs": None,
-                    "created_at": created,
-                    "extras": {},
-                    "iteration_id": None,
-                    "loop_id": None,
-                },
-            }
-        )
+        self.current = (node.id, execution_id, step)
+        data = self._base_data(node, execution_id, step)
+        if self.types[node.id] not in CONTAINER_TYPES:  # a container announces itself
+            self._emit(
+                {
+                    "event": "node_started",
+                    "data": {
+                        **data,
+                        "inputs": None,
+                        "created_at": created,
+                        "extras": {},
+                        "iteration_id": self.scope.get("iteration_id"),
+                        "loop_id": self.scope.get("loop_id"),
+                        **self.scope,
+                    },
+                }
+            )
         started = time.perf_counter()
         config = node.data.get("retry_config") or {}
         retries = _int(config.get("max_retries"), 0) if node.retry_enabled else 0
@@ -287,7 +438,12 @@ class Runner:
         attempt = 0
         while True:
             try:
-                result = node.run(self._context())
+                result = node.run(self._context(node, execution_id))
+                if result.pause is not None and self.container is not None:
+                    raise NodeFailed(
+                        f"{node.title}: a run cannot wait for input inside an iteration or loop",
+                        "PauseNotSupported",
+                    )
                 break
             except StopRequested:
                 raise
@@ -300,7 +456,7 @@ class Runner:
                 failure = NodeFailed(str(exc) or type(exc).__name__, type(exc).__name__)
             if attempt < retries:
                 attempt += 1
-                self.host.emit(
+                self._emit(
                     {
                         "event": "node_retry",
                         "data": {
@@ -313,17 +469,17 @@ class Runner:
                 )
                 self._sleep(interval)
                 continue
-            return self._handle_failure(node, execution_id, failure, started, created)
+            return self._handle_failure(node, execution_id, failure, started, created, step)
         if result.pause is not None:
             self.paused[node.id] = {
                 "execution_id": execution_id,
-                "step": self.step,
+                "step": step,
                 "pause": _pause_to(result.pause),
                 "state": result.pause_state,
             }
             self.current = None
             return None
-        self._finish(node, execution_id, self.step, result, started=started, created=created)
+        self._finish(node, execution_id, step, result, started=started, created=created)
         return None
 
     def _sleep(self, seconds: float) -> None:
@@ -336,23 +492,25 @@ class Runner:
             time.sleep(min(left, 0.2))
 
     def _handle_failure(
-        self, node: Node, execution_id: str, failure: NodeFailed, started: float, created: int
+        self,
+        node: Node,
+        execution_id: str,
+        failure: NodeFailed,
+        started: float,
+        created: int,
+        step: int | None = None,
     ) -> t.Outcome | None:
+        step = self.step if step is None else step
         strategy = node.error_strategy
         error_outputs = {"error_message": failure.message, "error_type": failure.error_type}
         if strategy is None:
             self._emit_finished(
-                node,
-                execution_id,
-                self.step,
-                NodeResult(),
-                "failed",
-                failure.message,
-                started,
-                created,
+                node, execution_id, step, NodeResult(), "failed", failure.message, started, created
             )
+            self.current = None
             return self._outcome(t.FAILED, error=failure.message, code=failure.code)
-        self.exceptions += 1
+        with self.shared.lock:
+            self.exceptions += 1
         if strategy == "default-value":
             outputs = {**_default_values(node.data.get("default_value")), **error_outputs}
             result = NodeResult(outputs=outputs, handle=SOURCE)
@@ -361,7 +519,7 @@ class Runner:
         self._finish(
             node,
             execution_id,
-            self.step,
+            step,
             result,
             started=started,
             created=created,
@@ -386,7 +544,7 @@ class Runner:
         if result.usage is not None:
             self.usage = self.usage + result.usage
         kind = self.types[node.id]
-        if kind == "end":
+        if kind == "end" and self.container is None:
             self.outputs.update(result.outputs)
         if kind == "answer":
             self._emit_answer(node)
@@ -412,27 +570,32 @@ class Runner:
             metadata = {"total_tokens": usage.total_tokens, "total_price": "0", "currency": "USD"}
         if status == "exception":
             metadata["error_strategy"] = node.error_strategy
-        self.host.emit(
-            {
-                "event": "node_finished",
-                "data": {
-                    **self._base_data(node, execution_id, step),
-                    "inputs": _json_safe(result.inputs),
-                    "process_data": _json_safe(result.process_data),
-                    "outputs": _json_safe(result.outputs),
-                    "status": status,
-                    "error": error,
-                    "elapsed_time": round(time.perf_counter() - started, 6),
-                    "execution_metadata": metadata,
-                    "created_at": created if created is not None else _now(),
-                    "finished_at": _now(),
-                    "files": [],
-                    "extras": {},
-                    "iteration_id": None,
-                    "loop_id": None,
-                },
-            }
-        )
+        metadata.update(self.scope)
+        metadata.update(result.metadata)
+        kind = self.types[node.id]
+        data = {
+            **self._base_data(node, execution_id, step),
+            "inputs": _json_safe(result.inputs),
+            "process_data": _json_safe(result.process_data),
+            "outputs": _json_safe(result.outputs),
+            "status": status,
+            "error": error,
+            "elapsed_time": round(time.perf_counter() - started, 6),
+            "execution_metadata": _json_safe(metadata),
+            "created_at": created if created is not None else _now(),
+            "finished_at": _now(),
+            "files": [],
+            "extras": {},
+            "iteration_id": self.scope.get("iteration_id"),
+            "loop_id": self.scope.get("loop_id"),
+        }
+        if kind in CONTAINER_TYPES:
+            # iteration_completed / loop_completed (Dify sends no node_finished for these).
+            data["total_tokens"] = usage.total_tokens if usage is not None else 0
+            data["steps"] = int(result.metadata.get("steps", 0) or 0)
+            self._emit({"event": f"{kind}_completed", "data": data})
+            return
+        self._emit({"event": "node_finished", "data": data})
 
     def _stopped_current(self) -> None:
         if self.current is None:
@@ -512,6 +675,8 @@ class Runner:
         node = self.nodes[node_id]
         if node.error_strategy is not None or node.retry_enabled:
             return None  # the text could still be replaced by a retry or a default value
+        if self.in_parallel:
+            return None  # branches running at once would interleave their text
         selector = (node_id, "text")
         for target in self._unconditional_successors(node_id):
             kind = self.types[target]
@@ -527,7 +692,7 @@ class Runner:
     def _text_chunk_sink(self, selector: list[str]) -> Callable[[str], None]:
         def sink(text: str) -> None:
             if text:
-                self.host.emit(
+                self._emit(
                     {
                         "event": "text_chunk",
                         "data": {"text": text, "from_variable_selector": selector},
@@ -570,7 +735,7 @@ class Runner:
     def _emit_message(self, text: str) -> None:
         if text:
             self.answer_parts.append(text)
-            self.host.emit({"event": "message", "answer": text})
+            self._emit({"event": "message", "answer": text})
 
     def _emit_answer(self, node: Node) -> None:
         """Send what of an answer node was not already streamed live."""
@@ -579,6 +744,66 @@ class Runner:
         rest = "".join(render_segment(s, self.pool, markdown=True) for s in segments[done:])
         self.answer_progress[node.id] = len(segments)
         self._emit_message(rest)
+
+
+class _Inner:
+    """A container node's inner graph (dsl.md §4.13): each pass is a :class:`Runner` over the
+    nodes whose parent is the container, sharing the run's host, counters and stop."""
+
+    def __init__(self, runner: Runner, node: Node, execution_id: str) -> None:
+        self.runner = runner
+        self.node = node
+        self.kind = runner.types[node.id]
+        self.execution_id = execution_id
+        self.parallel_allowed = not runner.in_parallel
+        self._inside = runner.descendants(node.id)
+
+    def pool(self, *, private: tuple[str, ...] = ()) -> VariablePool:
+        return self.runner.pool.overlay([*self._inside, *private])
+
+    def run(
+        self, pool: VariablePool, *, index: int, cancel: threading.Event | None = None
+    ) -> InnerRun:
+        runner = self.runner
+        host: EngineHost = runner.host if cancel is None else _BranchHost(runner.host, cancel)
+        try:
+            child = Runner(
+                runner.graph,
+                mode=runner.mode,
+                pool=pool,
+                host=host,
+                container=self.node.id,
+                scope={f"{self.kind}_id": self.node.id, f"{self.kind}_index": index},
+                shared=runner.shared,
+                in_parallel=runner.in_parallel or cancel is not None,
+            )
+        except GraphError as exc:
+            raise NodeFailed(str(exc), "GraphError") from None
+        outcome = child.run()
+        return InnerRun(
+            status=outcome.status,
+            error=outcome.error,
+            usage=child.usage,
+            executed_types=tuple(child.types[n] for n in child.executed),
+        )
+
+    def emit(self, name: str, data: dict[str, Any]) -> None:
+        event_data: dict[str, Any] = {
+            "id": self.execution_id,
+            "node_id": self.node.id,
+            "node_type": self.kind,
+            "title": self.node.title,
+            "created_at": _now(),
+            "extras": {},
+        }
+        if name.endswith("_started"):
+            current = self.runner.current
+            event_data["index"] = current[2] if current else self.runner.step
+            event_data["predecessor_node_id"] = self.runner.predecessor.get(self.node.id)
+            event_data["iteration_id"] = self.runner.scope.get("iteration_id")
+            event_data["loop_id"] = self.runner.scope.get("loop_id")
+        event_data.update(data)
+        self.runner._emit({"event": name, "data": _json_safe(event_data)})
 
 
 def _int(value: Any, default: int) -> int:

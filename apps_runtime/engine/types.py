@@ -48,6 +48,8 @@ class Outcome:
     pause: Pause | None = None
     state: dict[str, Any] | None = None
     exceptions_count: int = 0
+    # ``conversation.*`` values an assigner changed (saved to the conversation by the run layer).
+    conversation_variables: dict[str, Any] = field(default_factory=dict)
 
 
 class ResumeError(ValueError):

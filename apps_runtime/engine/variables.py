@@ -8,7 +8,7 @@ into a file's attributes. A selector that names nothing resolves to :data:`MISSI
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 SYSTEM = "sys"
@@ -85,8 +85,28 @@ class VariablePool:
             ENVIRONMENT: dict(environment or {}),
             CONVERSATION: dict(conversation or {}),
         }
+        self._parent: VariablePool | None = None
+        self._local: frozenset[str] = frozenset()
+
+    def overlay(self, local: Iterable[str]) -> VariablePool:
+        """A pool for one pass over a container's inner graph: the scopes named in ``local`` (the
+        inner nodes, an iteration's ``item``/``index``) start empty and stay private to it; every
+        other scope (``conversation.*``, loop variables, outer node outputs) is this pool's own,
+        so an assigner inside the container writes through."""
+        child = VariablePool.__new__(VariablePool)
+        child._values = dict(self._values)
+        child._local = frozenset(local)
+        for key in child._local:
+            child._values[key] = {}
+        child._parent = self
+        return child
 
     def set(self, node_id: str, name: str, value: Any) -> None:
+        scope = self._values.get(node_id)
+        if scope is None and self._parent is not None and node_id not in self._local:
+            self._parent.set(node_id, name, value)
+            self._values[node_id] = self._parent._values[node_id]
+            return
         self._values.setdefault(node_id, {})[name] = value
 
     def set_outputs(self, node_id: str, outputs: dict[str, Any]) -> None:

@@ -160,8 +160,21 @@ class ConversationAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "app", "subject_email", "created_at", "updated_at")
     list_filter = ("app__workspace",)
     search_fields = ("id", "name", "subject_email")
-    fields = ("id", "app", "subject_type", "subject_email", "name", "created_at", "updated_at")
+    fields = (
+        "id",
+        "app",
+        "subject_type",
+        "subject_email",
+        "name",
+        "variables_json",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
+
+    @admin.display(description="conversation variables")
+    def variables_json(self, obj: Conversation) -> SafeString:
+        return pretty_json(obj.variables)
 
 
 @admin.register(Message)

@@ -33,6 +33,17 @@ from config.outage import warn_outage
 logger = logging.getLogger("difyapi.runs")
 
 NODE_TEXT_LIMIT = 255
+# A node execution starts and finishes with these (containers have their own event names).
+RECORDED_EVENTS = frozenset(
+    {
+        "node_started",
+        "node_finished",
+        "iteration_started",
+        "iteration_completed",
+        "loop_started",
+        "loop_completed",
+    }
+)
 
 
 def given_upload_ids(value: Any) -> frozenset[str]:
@@ -76,7 +87,7 @@ class RunHost:
 
     def emit(self, event: dict[str, Any]) -> None:
         name = event.get("event")
-        if name in ("node_started", "node_finished"):
+        if name in RECORDED_EVENTS:
             self._record_node(event.get("data") or {})
         self.publish(event)
 
@@ -108,7 +119,7 @@ class RunHost:
             "inputs": data.get("inputs"),
             "created_at": _when(data.get("created_at")) or timezone.now(),
         }
-        if "status" in data:  # node_finished
+        if "status" in data:  # node_finished, <container>_completed
             fields.update(
                 process_data=data.get("process_data"),
                 outputs=data.get("outputs"),

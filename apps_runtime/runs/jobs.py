@@ -20,7 +20,11 @@ from apps_runtime.models import AppMode
 from apps_runtime.runs import wire
 from apps_runtime.runs.host import RunHost
 from apps_runtime.runs.models import Run
-from apps_runtime.runs.services import run_finish
+from apps_runtime.runs.services import (
+    conversation_variable_defaults,
+    conversation_variables_save,
+    run_finish,
+)
 
 logger = logging.getLogger("difyapi.runs")
 
@@ -99,6 +103,15 @@ def environment_variables(run: Run) -> dict[str, Any]:
     return values
 
 
+def conversation_variables(run: Run) -> dict[str, Any]:
+    """``conversation.*``: the conversation's values over the declared defaults (a variable the
+    app gained after the conversation began starts from its declared value)."""
+    if run.conversation is None:
+        return {}
+    defaults = conversation_variable_defaults(run.workflow_version)
+    return {**defaults, **(run.conversation.variables or {})}
+
+
 def _run(run_id: uuid.UUID) -> None:
     run = _claim(run_id)
     if run is None:
@@ -117,7 +130,7 @@ def _run(run_id: uuid.UUID) -> None:
             "inputs": dict(run.inputs or {}),
             "system": system_variables(run),
             "environment": environment_variables(run),
-            "conversation": dict(run.conversation.variables or {}) if run.conversation else {},
+            "conversation": conversation_variables(run),
         }
         connection.close()
         host.publish(wire.workflow_started(run))
@@ -162,6 +175,10 @@ def _record(run: Run, outcome: Any) -> None:
     close_old_connections()
     usage = outcome.usage
     tokens = (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+    changed = getattr(outcome, "conversation_variables", None)
+    if changed and run.conversation_id is not None:
+        # Kept whatever the run's end, as an assigner's write is in Dify (read on the next turn).
+        conversation_variables_save(run.conversation_id, changed)
     if outcome.status == Run.Status.PAUSED:
         _pause(run, outcome, tokens)
         return

@@ -336,7 +336,11 @@ def _snapshot_frames(
             "predecessor_node_id": node.predecessor_node_id or None,
             "created_at": wire.unix(node.created_at),
         }
-        frames.append(data_frame(entry_id, ids.stamp({"event": "node_started", "data": base})))
+        # Containers announce themselves as iteration_* / loop_* (as on the live stream).
+        container = node.node_type in ("iteration", "loop")
+        started_name = f"{node.node_type}_started" if container else "node_started"
+        finished_name = f"{node.node_type}_completed" if container else "node_finished"
+        frames.append(data_frame(entry_id, ids.stamp({"event": started_name, "data": base})))
         if node.finished_at is not None:
             finished = {
                 **base,
@@ -346,7 +350,7 @@ def _snapshot_frames(
                 "finished_at": wire.unix(node.finished_at),
             }
             frames.append(
-                data_frame(entry_id, ids.stamp({"event": "node_finished", "data": finished}))
+                data_frame(entry_id, ids.stamp({"event": finished_name, "data": finished}))
             )
     if run.status == Run.Status.PAUSED:
         start = _segment_start(entries)

@@ -63,7 +63,7 @@ def run_start(
                     subject_email=subject.email,
                     account=subject.account,
                     name=conversation_name(request.query) if request.auto_generate_name else "",
-                    variables=_initial_conversation_variables(workflow),
+                    variables=conversation_variable_defaults(workflow),
                 )
         run = Run.objects.create(
             app=app,
@@ -103,12 +103,24 @@ def run_start(
     return Run.objects.select_related("app", "message").get(pk=run.pk)
 
 
-def _initial_conversation_variables(workflow: WorkflowVersion | None) -> dict[str, Any]:
+def conversation_variable_defaults(workflow: WorkflowVersion | None) -> dict[str, Any]:
+    """The declared values of the workflow's conversation variables (a new conversation's)."""
     values: dict[str, Any] = {}
     for variable in (workflow.conversation_variables if workflow else None) or []:
         if isinstance(variable, dict) and isinstance(variable.get("name"), str):
             values[variable["name"]] = variable.get("value")
     return values
+
+
+def conversation_variables_save(conversation_id: uuid.UUID, changed: dict[str, Any]) -> None:
+    """Write the ``conversation.*`` values a run's assigners changed; other variables keep what
+    they hold now (another turn may have changed them meanwhile)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if conversation is None:
+            return
+        conversation.variables = {**(conversation.variables or {}), **changed}
+        conversation.save(update_fields=["variables"])
 
 
 def run_discard(run: Run) -> None:

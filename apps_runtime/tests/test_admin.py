@@ -69,7 +69,7 @@ def test_import_upload_creates_the_app(admin_client, acme):
     assert response.redirect_chain[-1][0] == f"/admin/apps_runtime/app/{app.pk}/change/"
     shown = messages_of(response)
     assert any(f"Imported Uploaded (workflow) as {app.id}" in m for m in shown)
-    assert any("cannot run node type(s) iteration" in m for m in shown)
+    assert any("cannot run node type(s) knowledge-retrieval;" in m for m in shown)
 
 
 @pytest.mark.parametrize(
@@ -262,7 +262,7 @@ def test_workflow_versions_are_read_only_with_a_pretty_graph(admin_client, acme)
     assert page.status_code == 200
     assert "<pre" in html and "&quot;nodes&quot;: [" in html
     assert "published (used by runs)" in html
-    assert "iteration, iteration-start" in html
+    assert '<div class="readonly">knowledge-retrieval</div>' in html
     assert 'name="graph"' not in html  # no editable field
     before = version.graph
     admin_client.post(url, {"graph": "{}"})

@@ -51,7 +51,7 @@ def test_import_prints_the_new_app_id_and_export_round_trips(acme, tmp_path, mod
 def test_warnings_go_to_stderr(acme):
     out, err = run("import_dsl", str(FIXTURES / "workflow_full.yml"), "--workspace", "Acme")
     assert out.strip() == str(App.objects.get().id)
-    assert "warning: the engine cannot run node type(s) iteration, iteration-start" in err
+    assert "warning: the engine cannot run node type(s) knowledge-retrieval;" in err
 
 
 def test_name_option_overrides_the_file(acme):

@@ -118,7 +118,7 @@ def test_import_stores_the_blocks_verbatim(acme, alice):
     ]
     assert WorkflowVersion.objects.filter(app=app).count() == 2
     assert result.warnings == [
-        "the engine cannot run node type(s) iteration, iteration-start; runs of this app "
+        "the engine cannot run node type(s) knowledge-retrieval; runs of this app "
         "answer app_unavailable until it can"
     ]
     event = AuditEvent.objects.get(action="app.imported")
@@ -258,7 +258,7 @@ def test_empty_name_needs_a_name(acme):
 
 def test_unsupported_node_types_follow_the_version_a_run_uses(acme):
     app = import_file(acme, "advanced_chat_full.yml").app
-    expected = ["assigner", "knowledge-retrieval"]
+    expected = ["knowledge-retrieval"]
     assert app_unsupported_node_types(app) == expected
 
     draft = WorkflowVersion.objects.get(app=app, version=WorkflowVersion.DRAFT)

@@ -178,7 +178,7 @@ def test_the_terminal_node_may_sit_inside_a_container():
         {"source": "loopstart", "target": "reply"},
     ]
     parsed = parse(doc)
-    assert parsed.unsupported_node_types == ["loop", "loop-start"]
+    assert parsed.unsupported_node_types == []
 
 
 def test_sticky_notes_are_not_nodes():
@@ -211,14 +211,7 @@ def test_unrunnable_node_types_are_warned_and_listed():
 def test_runnable_node_types_raise_no_warning():
     graph = {"nodes": [{"id": kind, "data": {"type": kind}} for kind in runnable_node_types()]}
     assert unsupported_node_types(graph) == []
-    for kind in (
-        "tool",
-        "knowledge-retrieval",
-        "iteration",
-        "loop",
-        "agent",
-        "assigner",
-    ):
+    for kind in ("tool", "knowledge-retrieval", "agent", "datasource"):
         assert unsupported_node_types({"nodes": [{"id": "n", "data": {"type": kind}}]}) == [kind]
 
 
@@ -308,5 +301,6 @@ def test_the_registry_is_what_can_run():
     expected |= {"question-classifier", "parameter-extractor", "list-operator"}
     expected |= {"document-extractor"}
     expected |= {"code"}
+    expected |= {"iteration", "iteration-start", "loop", "loop-start", "loop-end", "assigner"}
     assert runnable_node_types() == expected
     assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())

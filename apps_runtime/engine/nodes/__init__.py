@@ -53,14 +53,17 @@ def node_unavailable_reason(type_name: str, data: dict[str, Any]) -> str | None:
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
     answer,
+    assigner,
     code,
     document_extractor,
     end,
     http_request,
     human_input,
     if_else,
+    iteration,
     list_operator,
     llm,
+    loop,
     parameter_extractor,
     question_classifier,
     start,

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from apps_runtime import sandbox
-from apps_runtime.engine.conditions import _type_name
+from apps_runtime.engine.conditions import type_name
 from apps_runtime.engine.host import StopRequested
 from apps_runtime.engine.nodes import register
 from apps_runtime.engine.nodes.base import Node, NodeFailed, NodeResult, RunContext
@@ -202,7 +202,7 @@ def _item_kind(value: Any) -> str:
 
 def _kind(value: Any) -> str:
     """``a string``, ``an object``, ``null``: the JSON type of a value, for messages."""
-    name = _type_name(value)
+    name = type_name(value)
     return name if name == "null" else ("an " if name[0] in "aeiou" else "a ") + name
 
 

@@ -12,7 +12,7 @@ from accounts.audit import Actor
 from accounts.models import AuditEvent
 from apps_runtime.events import event_log
 from apps_runtime.models import AppMode
-from apps_runtime.runs.models import Message, NodeExecution, Run
+from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run
 from apps_runtime.runs.services import run_stop, runs_fail_stale
 from apps_runtime.runs.tests.helpers import events_path, running_run, sse_call
 from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
@@ -84,6 +84,11 @@ def test_the_admin_shows_runs_read_only_with_nodes_and_message(staff, acme, alic
     assert staff.get("/admin/apps_runtime/nodeexecution/").status_code == 200
     assert staff.get("/admin/apps_runtime/message/").status_code == 200
     assert staff.get("/admin/apps_runtime/conversation/").status_code == 200
+    conversation = Conversation.objects.create(
+        app=app, subject_type="account", subject_email=alice.email, variables={"turns": 7}
+    )
+    page = staff.get(f"/admin/apps_runtime/conversation/{conversation.id}/change/")
+    assert page.status_code == 200 and b"&quot;turns&quot;: 7" in page.content
 
 
 def test_the_admin_fail_and_stop_actions_go_through_the_services(staff, acme, alice):
