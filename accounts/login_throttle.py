@@ -20,6 +20,7 @@ from django.shortcuts import render
 from accounts.audit import Actor, audit_record
 from config.api import ratelimit
 from config.api.client_ip import client_ip
+from config.identity import identity_key
 from config.limit_pages import limiter_unavailable_page
 
 View = Callable[..., HttpResponseBase]
@@ -39,7 +40,8 @@ def login_throttled(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        username = str(request.POST.get("username", "")).strip().lower()[:254]
+        # As the login form reads it (NFKC, any case), so look-alike spellings share one budget.
+        username = identity_key(str(request.POST.get("username", "")))[:254]
         ip = client_ip(request)
         window = settings.LOGIN_FAILURE_WINDOW_SECONDS
         counted: list[tuple[str, str]] = []
