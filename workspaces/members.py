@@ -26,6 +26,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -260,15 +261,27 @@ def invitation_get(raw: str) -> Invitation:
     return _live_invitation(raw, lock=False)
 
 
-def _live_invitation(raw: str, *, lock: bool) -> Invitation:
+LinkRow = TypeVar("LinkRow", Invitation, AddressConfirmation)
+
+
+def _by_link(rows: QuerySet[LinkRow], raw: str, *, lock: bool) -> LinkRow | None:
+    """The row whose ``token_hash`` is the link's digest (locked for a write), or None."""
     if not raw or len(raw) > 128:
-        raise InvitationInvalid
+        return None
     digest = invitation_digest(raw)
-    rows = Invitation.objects.filter(token_hash=digest)
+    rows = rows.filter(token_hash=digest)
     if lock:
         rows = rows.select_for_update()
-    invitation = rows.select_related("account", "workspace").first()
-    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
+    row = rows.first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row
+
+
+def _live_invitation(raw: str, *, lock: bool) -> Invitation:
+    rows = Invitation.objects.select_related("account", "workspace")
+    invitation = _by_link(rows, raw, lock=lock)
+    if invitation is None:
         raise InvitationInvalid
     if invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
         raise InvitationInvalid
@@ -372,14 +385,8 @@ def _mail_confirmation(account: Account, *, link_base: str, now: datetime) -> No
 
 
 def _live_confirmation(raw: str, *, lock: bool) -> AddressConfirmation:
-    if not raw or len(raw) > 128:
-        raise ConfirmationInvalid
-    digest = invitation_digest(raw)
-    rows = AddressConfirmation.objects.filter(token_hash=digest)
-    if lock:
-        rows = rows.select_for_update()
-    confirmation = rows.select_related("account").first()
-    if confirmation is None or not hmac.compare_digest(confirmation.token_hash, digest):
+    confirmation = _by_link(AddressConfirmation.objects.select_related("account"), raw, lock=lock)
+    if confirmation is None:
         raise ConfirmationInvalid
     if confirmation.used_at is not None or confirmation.expires_at <= timezone.now():
         raise ConfirmationInvalid
