@@ -139,6 +139,21 @@ def test_failures_in_several_spellings_lock_the_account(staff, settings):
     assert not signed_in(client)
 
 
+def test_a_spelling_only_the_database_equates_shares_the_budget(make_account, settings):
+    """PostgreSQL's case-insensitive match takes a dotless i (U+0131) for an i: the limit follows
+    the account the form would sign in to, not a spelling rule of its own."""
+    from django.db import connection
+
+    account = make_account("mia@example.com")
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 1
+    assert login(Client(), "/accounts/login/", account.email, "wrong").status_code == 200
+    client = Client(REMOTE_ADDR="198.51.100.77")
+    response = login(client, "/accounts/login/", "M\u0131A@example.com", TEST_PASSWORD)
+    assert not signed_in(client)
+    if connection.vendor == "postgresql":  # elsewhere that spelling is no account at all
+        assert response.status_code == 429
+
+
 def test_successful_logins_do_not_use_up_the_budget(staff, settings):
     settings.LOGIN_FAILURES_PER_ACCOUNT = 1
     for _ in range(3):
