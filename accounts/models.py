@@ -47,6 +47,10 @@ class Account(AbstractBaseUser, PermissionsMixin):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # False for an account whose password was set through a workspace invitation link, until it
+    # confirms its address through a link mailed to it: whoever holds the link of one workspace
+    # may not be the address's owner (issue 16, docs/decisions/16-invitations.md).
+    email_confirmed = models.BooleanField(default=True)
 
     objects: ClassVar[AccountManager] = AccountManager()  # type: ignore[assignment]
 

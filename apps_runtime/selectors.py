@@ -291,6 +291,18 @@ def app_get_for_member(account: Account, app_ref: str) -> tuple[App, Membership]
     return app, membership
 
 
+APP_EDITORS_ONLY = "only editors, admins and the owner of the workspace may do this"
+
+
+def app_get_for_editor(account: Account, app_ref: str) -> tuple[App, Membership]:
+    """``app_get_for_member`` for what Dify leaves to editors, admins and the owner (reading an
+    app's DSL, its dependency check): a member below editor gets 403 ``no_permission``."""
+    app, membership = app_get_for_member(account, app_ref)
+    if membership.role not in APP_EDITOR_ROLES:
+        raise ApiError(403, APP_EDITORS_ONLY, code="no_permission")
+    return app, membership
+
+
 IMPORT_NOT_FOUND = "import not found"
 IMPORT_FORBIDDEN = "only editors, admins and the owner of the workspace may import apps"
 

@@ -6,15 +6,23 @@ A declared ``Content-Length`` over the limit is refused without reading a byte; 
 refused as soon as it passes the limit; the connection is closed either way. The API answers the
 JSON envelope, the admin its own page, anything else plain text.
 
-Two layers enforce it. :class:`BodySizeLimit` is ASGI middleware for any ASGI server that streams
-the body to the application (uvicorn, hypercorn). Daphne (``make run`` and production) reads the
-whole body before it calls the application, so ``config.daphne_body_limit`` applies the same rule
-inside daphne's HTTP protocol. Servers that can do neither need the proxy's body limit (README).
+Three layers enforce it. :class:`BodySizeLimit` is ASGI middleware for any ASGI server that
+streams the body to the application (uvicorn, hypercorn). Daphne (``make run`` and production)
+reads the whole body before it calls the application, so ``config.daphne_body_limit`` applies the
+same rule inside daphne's HTTP protocol. Servers that can do neither need the proxy's body limit
+(README).
+
+On WSGI (gunicorn, ``serve-prod``'s JSON side) Django reads ``CONTENT_LENGTH`` bytes, so a chunked
+body (no length) would be read as empty and acted on as if the client had sent nothing.
+:class:`WSGIChunkedBody` reads it first, up to the route's limit (413 past it), and hands Django
+the body with its length; a server that cannot say where a chunked body ends
+(``wsgi.input_terminated`` unset) gets 411 ``Length Required`` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import io
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from functools import lru_cache
 from typing import Any
 
@@ -58,9 +66,18 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def refusal(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """Headers and body of the 413 for ``path`` (the connection is closed after it)."""
-    if is_api_path(path):
+def refusal(path: str, status: int = 413) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of the 413 (or 411) for ``path`` (the connection is closed after it)."""
+    if status == 411:
+        message = "a chunked request body is not accepted here: send Content-Length"
+        if is_api_path(path):
+            body, content_type = (
+                render_json(envelope(411, message, code="length_required")),
+                b"application/json",
+            )
+        else:
+            body, content_type = f"{message}\n".encode(), b"text/plain; charset=utf-8"
+    elif is_api_path(path):
         body = render_json(envelope(413, "request body too large"))
         content_type = b"application/json"
     elif path.startswith("/admin/"):
@@ -147,3 +164,52 @@ async def _refuse(path: str, send: Send) -> None:
     headers, body = refusal(path)
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# -- WSGI ------------------------------------------------------------------------------------------
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_READ_BLOCK = 64 * 1024
+
+
+def _is_chunked(environ: dict[str, Any]) -> bool:
+    encoding = str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    return "chunked" in encoding and not environ.get("CONTENT_LENGTH")
+
+
+class WSGIChunkedBody:
+    """Give Django a chunked body with its length, bounded like every body; or refuse it."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not _is_chunked(environ):
+            return self.app(environ, start_response)
+        path = str(environ.get("PATH_INFO", ""))
+        if not environ.get("wsgi.input_terminated"):
+            return _wsgi_refuse(path, 411, start_response)
+        limit = body_limit_for(path, str(environ.get("REQUEST_METHOD", "")))
+        stream = environ["wsgi.input"]
+        body = bytearray()
+        while True:
+            block = stream.read(min(_READ_BLOCK, limit + 1 - len(body)))
+            if not block:
+                break
+            body += block
+            if len(body) > limit:
+                return _wsgi_refuse(path, 413, start_response)
+        environ["wsgi.input"] = io.BytesIO(bytes(body))
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
+_REASONS = {411: "411 Length Required", 413: "413 Request Entity Too Large"}
+
+
+def _wsgi_refuse(path: str, status: int, start_response: Callable[..., Any]) -> list[bytes]:
+    headers, body = refusal(path, status)
+    # No Connection header: WSGI leaves hop-by-hop headers to the server.
+    kept = [(k.decode(), v.decode()) for k, v in headers if k != b"connection"]
+    start_response(_REASONS[status], kept)
+    return [body]

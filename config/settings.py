@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.api.middleware.OpenAPIBoundaryMiddleware",
+    "config.api.text.ClientTextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.api.browser.BrowserOnlyMiddleware",
@@ -411,6 +412,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps_runtime.runs.schema.add_sse_endpoints",
+        "config.api.schema.add_bad_text_response",
     ],
 }
 

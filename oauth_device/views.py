@@ -30,6 +30,7 @@ from config.api.client_ip import client_ip
 from config.api.errors import ApiError, serializer_error
 from config.api.parsers import BoundedJSONParser
 from config.api.schema import ErrorResponseSerializer, error_responses
+from config.public_url import public_url
 from oauth_device import limits, selectors, services
 from oauth_device.errors import (
     DeviceFlowError,
@@ -84,11 +85,7 @@ def rfc_error(
 
 
 def verification_uri(request: Request) -> str:
-    path = reverse("device")
-    if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL + path
-    # Behind trusted proxies settings.SECURE_PROXY_SSL_HEADER makes X-Forwarded-Proto count.
-    return request.build_absolute_uri(path)
+    return public_url(request, reverse("device"))
 
 
 class AnonymousDeviceView(APIView):

@@ -125,10 +125,10 @@ MATRIX: dict[str, Row] = {
     ),
     "GET /openapi/v1/apps/{app_id}/describe": bearer(200, 200, 404, ACCOUNT_ONLY),
     "GET /openapi/v1/apps/{app_id}": bearer(200, 200, 404, ACCOUNT_ONLY),
-    "GET /openapi/v1/apps/{app_id}/export": bearer(200, 200, 404, ACCOUNT_ONLY),
-    "GET /openapi/v1/apps/{app_id}/dsl": bearer(200, 200, 404, ACCOUNT_ONLY),
-    "GET /openapi/v1/apps/{app_id}/check-dependencies": bearer(200, 200, 404, ACCOUNT_ONLY),
-    "GET /openapi/v1/apps/{app_id}/dependencies:check": bearer(200, 200, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/export": bearer(200, 403, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/dsl": bearer(200, 403, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/check-dependencies": bearer(200, 403, 404, ACCOUNT_ONLY),
+    "GET /openapi/v1/apps/{app_id}/dependencies:check": bearer(200, 403, 404, ACCOUNT_ONLY),
     # Editors and above import; {import_id} is a pending import of the owner (only they confirm).
     "POST /openapi/v1/workspaces/{workspace_id}/apps/imports": bearer(
         200, 403, 404, ACCOUNT_ONLY, body={"mode": "yaml-content", "yaml_content": MATRIX_DSL}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,6 +18,7 @@ from apps_runtime.selectors import app_get_for_account
 from config.api.client_ip import client_ip
 from config.api.errors import ApiError
 from config.api.middleware import request_body_limit
+from config.api.parsers import CheckedMultiPartParser
 from config.api.schema import BEARER_ERRORS, error_responses
 from uploads import serializers
 from uploads.services import too_large, upload_file_create
@@ -28,7 +28,7 @@ _APP_ID = OpenApiParameter("app_id", str, OpenApiParameter.PATH, description="th
 
 class FileUploadView(BearerAPIView):
     subjects = frozenset({ACCOUNT})
-    parser_classes: ClassVar[list[type]] = [MultiPartParser]  # type: ignore[misc]
+    parser_classes: ClassVar[list[type]] = [CheckedMultiPartParser]  # type: ignore[misc]
 
     @extend_schema(
         operation_id="apps_files_upload",

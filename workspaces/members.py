@@ -6,6 +6,13 @@ owner; nobody changes their own role or removes themselves. An email without an 
 ``/invite/<token>`` page, where the invitee sets a password. Removing a member takes effect on their
 next request: every API check reads the membership from the database.
 
+Invitations across workspaces (issue 16, docs/decisions/16-invitations.md): an invitation's
+membership is ``pending`` (listed, no access) until it is granted. Using a workspace's link grants
+that workspace only; the account has then not proven its address (``email_confirmed`` false), and
+every other workspace's invitation, earlier or later, stays pending until the account, signed in,
+opens a confirmation link mailed to its address (``/invite/confirm/<token>``; never shown to an
+inviter). So whoever holds one workspace's link never gains another workspace's access.
+
 Each write is one transaction with an audit record; invitation tokens never reach a log or the
 audit details.
 """
@@ -14,13 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_by_subject, audit_record
@@ -30,11 +42,14 @@ from config.api.errors import ApiError
 from workspaces.models import (
     ASSIGNABLE_ROLES,
     MEMBER_MANAGER_ROLES,
+    AddressConfirmation,
     Invitation,
     Membership,
     Workspace,
 )
 from workspaces.selectors import WORKSPACE_NOT_FOUND
+
+logger = logging.getLogger("difyapi.members")
 
 MEMBER_NOT_FOUND = "member not found"
 NO_PERMISSION = "only the workspace owner or an admin may manage members"
@@ -48,6 +63,10 @@ class InvitationInvalid(Exception):
 class InviteResult:
     membership: Membership
     token: str | None  # the raw invitation token, for a pending account only
+
+
+def _expiry(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.MEMBER_INVITATION_TTL_SECONDS)
 
 
 def invitation_digest(raw: str) -> str:
@@ -76,7 +95,7 @@ def _manager(subject: Subject, workspace_id: uuid.UUID) -> Membership:
 
 def _target(workspace_id: uuid.UUID, member_id: uuid.UUID) -> Membership:
     target = (
-        Membership.objects.select_for_update()
+        Membership.with_pending.select_for_update()
         .filter(workspace_id=workspace_id, account_id=member_id)
         .select_related("account")
         .first()
@@ -87,9 +106,22 @@ def _target(workspace_id: uuid.UUID, member_id: uuid.UUID) -> Membership:
 
 
 def member_invite(
-    subject: Subject, workspace_id: uuid.UUID, *, email: str, role: str, ip: str = ""
+    subject: Subject,
+    workspace_id: uuid.UUID,
+    *,
+    email: str,
+    role: str,
+    ip: str = "",
+    link_base: str = "",
 ) -> InviteResult:
-    """Add ``email`` to the workspace with ``role``; a new email gets a pending account."""
+    """Add ``email`` to the workspace with ``role``.
+
+    A new email gets a pending account and a link for the inviter to pass on; an account that has
+    not proven its address gets a pending membership and a confirmation link mailed to it; any
+    other account joins at once. Inviting a member whose invitation is still pending again
+    replaces that invitation (new link, new expiry, the new role). ``link_base`` is the site's
+    origin for the mailed link.
+    """
     if role not in ASSIGNABLE_ROLES:
         raise ApiError(422, f"role must be one of: {', '.join(ASSIGNABLE_ROLES)}")
     email = email.strip().lower()
@@ -105,25 +137,48 @@ def member_invite(
                 )
             elif account.status == Account.Status.DISABLED:
                 raise ApiError(409, "this account is disabled", code="account_disabled")
-            if Membership.objects.filter(workspace_id=workspace_id, account=account).exists():
+            waits = account.status == Account.Status.PENDING or not account.email_confirmed
+            membership = (
+                Membership.with_pending.select_for_update()
+                .filter(workspace_id=workspace_id, account=account)
+                .first()
+            )
+            if membership is not None and not membership.pending:
                 raise ApiError(
                     409, "this email is already a member of the workspace", code="member_exists"
                 )
-            membership = Membership.objects.create(
-                workspace=manager.workspace, account=account, role=role, current=False
-            )
+            if membership is None:
+                membership = Membership.objects.create(
+                    workspace=manager.workspace,
+                    account=account,
+                    role=role,
+                    current=False,
+                    pending=waits,
+                )
+            else:
+                # A re-invite: the earlier link dies, this one (and its role) counts.
+                Invitation.objects.filter(
+                    workspace_id=workspace_id, account=account, accepted_at__isnull=True
+                ).delete()
+                membership.role, membership.pending = role, waits
+                membership.save(update_fields=["role", "pending"])
             token: str | None = None
-            if account.status == Account.Status.PENDING:
-                token = secrets.token_urlsafe(32)
+            if waits:
+                raw = secrets.token_urlsafe(32)
                 Invitation.objects.create(
                     workspace=manager.workspace,
                     account=account,
                     invited_by=subject.account,
                     role=role,
-                    token_hash=invitation_digest(token),
+                    token_hash=invitation_digest(raw),
                     created_at=now,
-                    expires_at=now + timedelta(seconds=settings.MEMBER_INVITATION_TTL_SECONDS),
+                    expires_at=_expiry(now),
                 )
+                if account.status == Account.Status.PENDING:
+                    token = raw
+                else:
+                    # The account exists: only its address may let this workspace in.
+                    _mail_confirmation(account, link_base=link_base, now=now)
             audit_by_subject(
                 "member.invited",
                 subject,
@@ -133,6 +188,7 @@ def member_invite(
                 member_email=account.email,
                 role=role,
                 new_account=created,
+                pending=waits,
             )
     except IntegrityError:
         # A concurrent invite of the same email won the race.
@@ -157,7 +213,10 @@ def member_set_role(
             raise ApiError(403, "the owner's role cannot be changed", code="cannot_operate_owner")
         before = target.role
         if before != role:
-            Membership.objects.filter(pk=target.pk).update(role=role)
+            Membership.with_pending.filter(pk=target.pk).update(role=role)
+            Invitation.objects.filter(
+                workspace_id=workspace_id, account_id=member_id, accepted_at__isnull=True
+            ).update(role=role)
             target.role = role
             audit_by_subject(
                 "member.role_changed",
@@ -202,31 +261,47 @@ def invitation_get(raw: str) -> Invitation:
     return _live_invitation(raw, lock=False)
 
 
-def _live_invitation(raw: str, *, lock: bool) -> Invitation:
+LinkRow = TypeVar("LinkRow", Invitation, AddressConfirmation)
+
+
+def _by_link(rows: QuerySet[LinkRow], raw: str, *, lock: bool) -> LinkRow | None:
+    """The row whose ``token_hash`` is the link's digest (locked for a write), or None."""
     if not raw or len(raw) > 128:
-        raise InvitationInvalid
+        return None
     digest = invitation_digest(raw)
-    rows = Invitation.objects.filter(token_hash=digest)
+    rows = rows.filter(token_hash=digest)
     if lock:
         rows = rows.select_for_update()
-    invitation = rows.select_related("account", "workspace").first()
-    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
+    row = rows.first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row
+
+
+def _live_invitation(raw: str, *, lock: bool) -> Invitation:
+    rows = Invitation.objects.select_related("account", "workspace")
+    invitation = _by_link(rows, raw, lock=lock)
+    if invitation is None:
         raise InvitationInvalid
     if invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
         raise InvitationInvalid
     if invitation.account.status != Account.Status.PENDING:
         raise InvitationInvalid
-    if not Membership.objects.filter(
+    if not Membership.with_pending.filter(
         workspace_id=invitation.workspace_id, account_id=invitation.account_id
     ).exists():
         raise InvitationInvalid
     return invitation
 
 
-def invitation_accept(raw: str, *, password: str, name: str = "", ip: str = "") -> Account:
-    """Set the pending account's password and activate it; every link of the account is used up.
+def invitation_accept(
+    raw: str, *, password: str, name: str = "", ip: str = "", link_base: str = ""
+) -> Account:
+    """Set the pending account's password and activate it, in the link's workspace only.
 
-    The caller validates the password first (Django's validators).
+    The account's invitations from other workspaces stay pending; if there are any, a
+    confirmation link is mailed to the address. The caller validates the password first
+    (Django's validators).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -234,14 +309,15 @@ def invitation_accept(raw: str, *, password: str, name: str = "", ip: str = "") 
         account = invitation.account
         account.set_password(password)
         account.status = Account.Status.ACTIVE
+        account.email_confirmed = False
         if name.strip():
             account.name = name.strip()[:255]
-        account.save(update_fields=["password", "status", "name"])
-        Invitation.objects.filter(account=account, accepted_at__isnull=True).update(accepted_at=now)
-        if not Membership.objects.filter(account=account, current=True).exists():
-            Membership.objects.filter(account=account, workspace_id=invitation.workspace_id).update(
-                current=True
-            )
+        account.save(update_fields=["password", "status", "name", "email_confirmed"])
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_at=now)
+        _grant(account, [invitation.workspace_id])
+        waiting = _live_pending_invitations(account, now).exists()
+        if waiting:
+            _mail_confirmation(account, link_base=link_base, now=now)
         audit_record(
             "invitation.accepted",
             actor=Actor.of_account(account),
@@ -249,5 +325,106 @@ def invitation_accept(raw: str, *, password: str, name: str = "", ip: str = "") 
             ip=ip,
             workspace_id=invitation.workspace_id,
             invitation_id=invitation.id,
+            other_invitations_pending=waiting,
         )
     return account
+
+
+def _grant(account: Account, workspace_ids: list[uuid.UUID]) -> None:
+    """Turn the account's pending memberships of these workspaces into access; the first becomes
+    the current workspace when the account has none."""
+    Membership.with_pending.filter(account=account, workspace_id__in=workspace_ids).update(
+        pending=False
+    )
+    if workspace_ids and not Membership.objects.filter(account=account, current=True).exists():
+        Membership.objects.filter(account=account, workspace_id=workspace_ids[0]).update(
+            current=True
+        )
+
+
+def _live_pending_invitations(account: Account, now: datetime) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        account=account,
+        accepted_at__isnull=True,
+        expires_at__gt=now,
+        workspace__memberships__account=account,
+        workspace__memberships__pending=True,
+    ).select_related("workspace")
+
+
+# -- confirming the address ------------------------------------------------------------------------
+
+
+class ConfirmationInvalid(Exception):
+    """The confirmation link is unknown, used or expired, or its account cannot log in."""
+
+
+def _mail_confirmation(account: Account, *, link_base: str, now: datetime) -> None:
+    """Mail a confirmation link to the account's address, once the transaction commits."""
+    raw = secrets.token_urlsafe(32)
+    AddressConfirmation.objects.create(
+        account=account, token_hash=invitation_digest(raw), created_at=now, expires_at=_expiry(now)
+    )
+    link = (link_base or settings.FORM_LINK_BASE_URL) + reverse("invite-confirm", args=[raw])
+    body = (
+        "You have been invited to a workspace on Dify API.\n\n"
+        "To join it, sign in as this address and confirm it here:\n\n"
+        f"{link}\n\n"
+        "If you did not set up this account yourself, do not use the link: someone else may "
+        "hold it, and confirming would let them into your invitations.\n"
+    )
+    email = account.email
+
+    def send() -> None:
+        try:
+            send_mail("Confirm your email address", body, None, [email], fail_silently=False)
+        except Exception:  # a mail outage must not undo the invitation
+            logger.warning("confirmation mail to account %s failed", account.id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _live_confirmation(raw: str, *, lock: bool) -> AddressConfirmation:
+    confirmation = _by_link(AddressConfirmation.objects.select_related("account"), raw, lock=lock)
+    if confirmation is None:
+        raise ConfirmationInvalid
+    if confirmation.used_at is not None or confirmation.expires_at <= timezone.now():
+        raise ConfirmationInvalid
+    if confirmation.account.status != Account.Status.ACTIVE:
+        raise ConfirmationInvalid
+    return confirmation
+
+
+def address_confirmation_get(raw: str) -> tuple[AddressConfirmation, list[Invitation]]:
+    """The live confirmation behind a link and the invitations it would grant (nothing used)."""
+    confirmation = _live_confirmation(raw, lock=False)
+    return confirmation, list(_live_pending_invitations(confirmation.account, timezone.now()))
+
+
+def address_confirm(raw: str, *, account: Account, ip: str = "") -> list[Invitation]:
+    """The signed-in ``account`` proves its address with a mailed link: it is confirmed, and every
+    invitation of it still live is granted (an expired one stays pending until re-invited).
+
+    A link of another account is ConfirmationInvalid: the mailbox alone is not the account.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        confirmation = _live_confirmation(raw, lock=True)
+        if confirmation.account_id != account.id:
+            raise ConfirmationInvalid
+        Account.objects.filter(pk=account.pk).update(email_confirmed=True)
+        account.email_confirmed = True
+        AddressConfirmation.objects.filter(account=account, used_at__isnull=True).update(
+            used_at=now
+        )
+        granted = list(_live_pending_invitations(account, now).select_for_update(of=("self",)))
+        Invitation.objects.filter(pk__in=[i.pk for i in granted]).update(accepted_at=now)
+        _grant(account, [i.workspace_id for i in granted])
+        audit_record(
+            "account.email_confirmed",
+            actor=Actor.of_account(account),
+            account=account,
+            ip=ip,
+            workspace_ids=[str(i.workspace_id) for i in granted],
+        )
+    return granted

@@ -25,6 +25,14 @@ class Workspace(models.Model):
         return self.name
 
 
+class GrantedMembershipManager(models.Manager["Membership"]):
+    """Memberships that grant access: every read of "is this account a member" goes through here,
+    so an invitation still waiting for its invitee (``pending``) can never be read as access."""
+
+    def get_queryset(self) -> models.QuerySet[Membership]:
+        return super().get_queryset().filter(pending=False)
+
+
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "owner"
@@ -41,8 +49,17 @@ class Membership(models.Model):
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.NORMAL)
     current = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # Invited, not yet granted: the invitee has not used this workspace's link (a pending
+    # account), or the account was activated through another workspace's link and has not
+    # confirmed its address yet. Listed as a pending member; gives no access.
+    pending = models.BooleanField(default=False)
+
+    objects = GrantedMembershipManager()
+    # Granted and pending rows: the member routes (list, role, removal) and invitations only.
+    with_pending: models.Manager[Membership] = models.Manager()
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["workspace__created_at", "workspace_id"]
         constraints = [
             models.UniqueConstraint(fields=["workspace", "account"], name="uq_membership"),
@@ -93,6 +110,26 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+
+class AddressConfirmation(models.Model):
+    """A link mailed to an account's address (never shown to an inviter): using it, signed in as
+    the account, proves the address and grants the account's pending invitations."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="address_confirmations"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"address confirmation of {self.account}"
 
 
 # Who may do what in a workspace, as Dify's console decides it.

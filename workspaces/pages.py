@@ -1,4 +1,6 @@
-"""The invitation page at ``/invite/<token>``: a pending account sets its password.
+"""The invitation page at ``/invite/<token>``: a pending account sets its password; and the
+confirmation page at ``/invite/confirm/<token>``, mailed to an account activated through one
+workspace's link, where, signed in, it proves its address and joins its other invitations.
 
 Server-rendered, CSRF on the POST, no login needed (the link is the credential). The token is
 checked on GET without being consumed; the POST uses it up. Responses are never cached and send a
@@ -12,6 +14,7 @@ from django.contrib.auth.password_validation import (
     password_validators_help_texts,
     validate_password,
 )
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,8 +22,17 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from accounts.models import Account
 from config.api.client_ip import client_ip
-from workspaces.members import InvitationInvalid, invitation_accept, invitation_get
+from config.public_url import site_origin
+from workspaces.members import (
+    ConfirmationInvalid,
+    InvitationInvalid,
+    address_confirm,
+    address_confirmation_get,
+    invitation_accept,
+    invitation_get,
+)
 
 PASSWORD_MAX = 4096
 
@@ -81,11 +93,71 @@ class InvitationPage(View):
                 status=400,
             )
         try:
-            account = invitation_accept(token, password=password, name=name, ip=client_ip(request))
+            account = invitation_accept(
+                token,
+                password=password,
+                name=name,
+                ip=client_ip(request),
+                link_base=site_origin(request),
+            )
         except InvitationInvalid:
             return _invalid(request)
         return _render(
             request,
             "workspaces/invite_done.html",
-            {"email": account.email, "workspace": invitation.workspace},
+            {
+                "email": account.email,
+                "workspace": invitation.workspace,
+                "confirmation_mailed": not account.email_confirmed
+                and account.address_confirmations.exists(),
+            },
+        )
+
+
+@method_decorator(never_cache, name="dispatch")
+class AddressConfirmationPage(View):
+    """Signed in as the link's account: the mailbox alone is not the account, the account alone
+    is not the mailbox; both together prove the address."""
+
+    def _check(self, request: HttpRequest, token: str) -> HttpResponse | None:
+        try:
+            confirmation, invitations = address_confirmation_get(token)
+        except ConfirmationInvalid:
+            return _invalid(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.user.pk != confirmation.account_id:
+            return _render(
+                request,
+                "workspaces/invite_confirm.html",
+                {"email": confirmation.account.email, "wrong_account": True},
+                status=403,
+            )
+        self.invitations = invitations
+        self.email = confirmation.account.email
+        return None
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        refused = self._check(request, token)
+        if refused is not None:
+            return refused
+        return _render(
+            request,
+            "workspaces/invite_confirm.html",
+            {"email": self.email, "invitations": self.invitations},
+        )
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        refused = self._check(request, token)
+        if refused is not None:
+            return refused
+        assert isinstance(request.user, Account)
+        try:
+            granted = address_confirm(token, account=request.user, ip=client_ip(request))
+        except ConfirmationInvalid:
+            return _invalid(request)
+        return _render(
+            request,
+            "workspaces/invite_confirm.html",
+            {"email": self.email, "granted": granted, "done": True},
         )

@@ -127,7 +127,7 @@ def member_rows(account: Account, workspace_id: uuid.UUID) -> QuerySet[Membershi
         output_field=IntegerField(),
     )
     return (
-        Membership.objects.filter(workspace_id=workspace_id)
+        Membership.with_pending.filter(workspace_id=workspace_id)
         .select_related("account")
         .annotate(role_rank=rank)
         .order_by("role_rank", "created_at", "id")

@@ -166,7 +166,9 @@ def member_row(membership: Membership, *, caller_id: Any) -> dict[str, Any]:
         "name": account.display_name(),
         "email": account.email,
         "role": membership.role,
-        "status": MEMBER_STATUS.get(account.status, account.status),
+        "status": "pending"
+        if membership.pending
+        else MEMBER_STATUS.get(account.status, account.status),
         "avatar": None,
         "current": account.id == caller_id,
         "created_at": iso_z(membership.created_at),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
@@ -13,6 +12,7 @@ from accounts.authentication import ACCOUNT, BearerAPIView
 from config.api.client_ip import client_ip
 from config.api.schema import BEARER_ERRORS, error_responses
 from config.api.wire import body_params, page_envelope, page_rows, query_params, uuid_or_404
+from config.public_url import public_url, site_origin
 from workspaces import members, selectors, serializers
 from workspaces.services import workspace_switch
 
@@ -105,10 +105,7 @@ _MEMBER_WRITE_ERRORS = error_responses(*BEARER_ERRORS, 400, 404, 422)
 
 
 def _invite_url(request: Request, token: str | None) -> str:
-    path = reverse("invite", args=[token]) if token else reverse("login")
-    if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL + path
-    return request.build_absolute_uri(path)
+    return public_url(request, reverse("invite", args=[token]) if token else reverse("login"))
 
 
 class MemberListView(BearerAPIView):
@@ -144,8 +141,10 @@ class MemberListView(BearerAPIView):
         description=(
             "Owner and admins only (403 `no_permission`). An email without an account gets a "
             "pending account and `invite_url`, a single-use link (valid "
-            "`MEMBER_INVITATION_TTL_SECONDS`) to a page where they set a password. 409 when the "
-            "email is already a member."
+            "`MEMBER_INVITATION_TTL_SECONDS`) to a page where they set a password. An account "
+            "activated through another workspace's link that has not confirmed its address gets "
+            "a pending membership and a confirmation mail. Inviting a still-pending member again "
+            "renews the invitation; 409 when the email is already a granted member."
         ),
         parameters=[_WORKSPACE_ID],
         request=serializers.MemberInviteRequestSerializer,
@@ -162,6 +161,7 @@ class MemberListView(BearerAPIView):
             email=body["email"],
             role=body["role"],
             ip=client_ip(request),
+            link_base=site_origin(request),
         )
         membership = result.membership
         return Response(

@@ -99,6 +99,61 @@ def test_an_ip_is_locked_after_its_failures_across_accounts(url, staff, make_acc
     assert login(other_ip, url, staff.email, TEST_PASSWORD).status_code == 302
 
 
+# Spellings of ops@example.com that the login form accepts for it (NFKC, then any case).
+LOOK_ALIKES = [
+    "\uff4f\uff50\uff53@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.\uff43\uff4f\uff4d",  # fullwidth
+    "\U0001d428\U0001d429\U0001d42c@example.com",  # mathematical bold
+    "\U0001d4f8\U0001d4f9\U0001d4fc@example.com",  # mathematical bold script
+    "OPS@Example.COM",
+    "\uff2f\uff30\uff33@EXAMPLE.com",  # fullwidth capitals
+    "\u24deps@example.com",  # circled small o
+    "\u1d3c\u1d3e\u02e2@example.com",  # modifier letters
+    "\u3000ops@example.com\u2003",  # ideographic and em spaces around
+    "\uff4fps@example.c\u1d52m",  # fullwidth o, modifier small o
+]
+
+
+@pytest.mark.parametrize("url", FORMS)
+def test_look_alike_spellings_share_the_accounts_budget(url, staff, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 2
+    settings.LOGIN_FAILURES_PER_IP = 100
+    for attempt in range(2):
+        assert login(Client(), url, staff.email, "wrong").status_code == 200
+    for index, spelling in enumerate(LOOK_ALIKES):
+        client = Client(REMOTE_ADDR=f"198.51.100.{index + 20}")
+        response = login(client, url, spelling, TEST_PASSWORD)
+        assert response.status_code == 429, (spelling, response.status_code)
+        assert not signed_in(client)
+
+
+def test_failures_in_several_spellings_lock_the_account(staff, settings):
+    url = "/accounts/login/"
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.LOGIN_FAILURES_PER_IP = 100
+    for index, spelling in enumerate(LOOK_ALIKES[:3]):
+        client = Client(REMOTE_ADDR=f"203.0.113.{index + 40}")
+        assert login(client, url, spelling, "wrong").status_code == 200
+    client = Client(REMOTE_ADDR="203.0.113.99")
+    assert login(client, url, "\U0001d5c8ps@example.com", TEST_PASSWORD).status_code == 429
+    assert login(client, url, staff.email, TEST_PASSWORD).status_code == 429
+    assert not signed_in(client)
+
+
+def test_a_spelling_only_the_database_equates_shares_the_budget(make_account, settings):
+    """PostgreSQL's case-insensitive match takes a dotless i (U+0131) for an i: the limit follows
+    the account the form would sign in to, not a spelling rule of its own."""
+    from django.db import connection
+
+    account = make_account("mia@example.com")
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 1
+    assert login(Client(), "/accounts/login/", account.email, "wrong").status_code == 200
+    client = Client(REMOTE_ADDR="198.51.100.77")
+    response = login(client, "/accounts/login/", "M\u0131A@example.com", TEST_PASSWORD)
+    assert not signed_in(client)
+    if connection.vendor == "postgresql":  # elsewhere that spelling is no account at all
+        assert response.status_code == 429
+
+
 def test_successful_logins_do_not_use_up_the_budget(staff, settings):
     settings.LOGIN_FAILURES_PER_ACCOUNT = 1
     for _ in range(3):

@@ -27,6 +27,7 @@ from apps_runtime.describe import app_input_schema, app_user_input_form
 from apps_runtime.models import CHAT_MODES, App, AppMode
 from config.api.errors import ApiError, validation_error
 from config.api.parsers import JsonTooDeep, json_loads_bounded
+from config.api.text import BadText
 
 QUERY_REQUIRED_FOR_CHAT = "query_required_for_chat"
 QUERY_NOT_SUPPORTED_FOR_WORKFLOW = "query_not_supported_for_workflow"
@@ -67,11 +68,12 @@ def invalid(message: str, loc: list[str] | None = None) -> ApiError:
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON body; anything unparsable (or not an object) counts as ``{}`` (contract §5.15).
 
-    Nesting is bounded like every JSON route's (``MAX_JSON_DEPTH``): deeper is the 400 envelope.
+    Nesting is bounded like every JSON route's (``MAX_JSON_DEPTH``): deeper is the 400 envelope;
+    text no database can store (a NUL, an unpaired surrogate) is the 422 naming the field.
     """
     try:
         body = json_loads_bounded(raw.decode("utf-8")) if raw.strip() else {}
-    except JsonTooDeep:
+    except (JsonTooDeep, BadText):
         raise
     except (UnicodeDecodeError, ApiError):
         return {}

@@ -46,8 +46,8 @@ def secret_value(text: str) -> str:
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_a_member_exports_the_dsl_without_secrets(path, secret_app, bob, api, token_for):
-    response = api(token_for(bob)).get(f"/openapi/v1/apps/{secret_app.id}/{path}")
+def test_an_editor_exports_the_dsl_without_secrets(path, secret_app, member_client):
+    response = member_client("editor").get(f"/openapi/v1/apps/{secret_app.id}/{path}")
     assert response.status_code == 200, response.content
     body = response.json()
     assert list(body) == ["data"]
@@ -58,7 +58,7 @@ def test_a_member_exports_the_dsl_without_secrets(path, secret_app, bob, api, to
 
 @pytest.mark.parametrize(
     ("role", "status"),
-    [("owner", 200), ("admin", 200), ("editor", 403), ("normal", 403)],
+    [("owner", 200), ("admin", 200), ("editor", 403)],
 )
 def test_include_secret_is_for_owner_and_admin(role, status, secret_app, member_client):
     response = member_client(role).get(
@@ -71,6 +71,17 @@ def test_include_secret_is_for_owner_and_admin(role, status, secret_app, member_
         body = assert_envelope(response, 403, code="forbidden")
         assert "owner or admin" in body["message"]
         assert "sk-very-secret" not in response.content.decode()
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("query", [{}, {"include_secret": "true"}, {"include_secret": "false"}])
+def test_a_normal_member_cannot_export(path, query, secret_app, member_client):
+    """As Dify: the DSL (prompts, graph, settings) is for editors, admins and the owner."""
+    response = member_client("normal").get(f"/openapi/v1/apps/{secret_app.id}/{path}", query)
+    body = assert_envelope(response, 403, code="no_permission")
+    assert "editors" in body["message"]
+    assert "workflow" not in response.content.decode()
+    assert not AuditEvent.objects.filter(action="app.exported").exists()
 
 
 def test_include_secret_false_spellings(secret_app, alice, api, token_for):

@@ -441,9 +441,12 @@ def test_check_dependencies(suffix, acme, owner, bob, api, token_for, charlie):
     doc["dependencies"] = [*doc.get("dependencies", []), tool]
     app_id = post_yaml(owner, acme, yaml.safe_dump(doc)).json()["app_id"]
     url = f"/openapi/v1/apps/{app_id}{suffix}"
-    response = api(token_for(bob)).get(url)
+    response = owner.get(url)
     assert response.status_code == 200
     assert response.json() == {"leaked_dependencies": [tool]}
+    # A ``normal`` member (bob) may not read it, as in Dify; an outsider does not see the app.
+    body = assert_envelope(api(token_for(bob)).get(url), 403, code="no_permission")
+    assert "langgenius" not in str(body)
     assert_envelope(api(token_for(charlie)).get(url), 404)
     assert_envelope(owner.get(f"/openapi/v1/apps/not-a-uuid{suffix}"), 404)
 

@@ -1,8 +1,9 @@
-"""``GET /apps/{app_id}/export`` (alias ``/dsl``): an app as DSL YAML for a member of its workspace.
+"""``GET /apps/{app_id}/export`` (alias ``/dsl``): an app as DSL YAML for an editor, admin or
+the owner of its workspace (as Dify: a ``normal`` member gets 403 ``no_permission``; an outsider
+404).
 
 Secrets (values of ``secret`` environment variables) are exported only for the workspace's owner
-and admins: any member may export an app, but an ``include_secret=true`` from an editor or a normal
-member is 403 rather than a silently blanked file.
+and admins: an ``include_secret=true`` from an editor is 403 rather than a silently blanked file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from accounts.audit import audit_by_subject
 from accounts.authentication import Subject
 from apps_runtime.dsl import DslError, app_export_dsl
 from apps_runtime.models import WORKFLOW_MODES, App, WorkflowVersion
-from apps_runtime.selectors import app_get_for_member
+from apps_runtime.selectors import app_get_for_editor
 from config.api.errors import ApiError
 from workspaces.models import SECRET_READER_ROLES
 
@@ -33,7 +34,7 @@ def app_export_for_subject(
 ) -> str:
     """The YAML text; 404 for an app (or workflow version) the caller cannot see."""
     assert subject.account is not None
-    app, membership = app_get_for_member(subject.account, app_ref)
+    app, membership = app_get_for_editor(subject.account, app_ref)
     if include_secret and membership.role not in SECRET_READER_ROLES:
         raise ApiError(403, SECRETS_FORBIDDEN, code="forbidden")
     workflow = _workflow(app, workflow_id)

@@ -12,7 +12,7 @@ from apps_runtime.dsl import DslError
 from apps_runtime.models import AppImport
 from apps_runtime.selectors import (
     IMPORT_NOT_FOUND,
-    app_get_for_member,
+    app_get_for_editor,
     import_pending_for_account,
     import_workspace_for_editor,
 )
@@ -35,14 +35,15 @@ class AppExportView(BearerAPIView):
         operation_id="apps_export",
         summary="Export an app as DSL YAML",
         description=(
-            "Any member of the app's workspace may export it; `include_secret=true` needs the "
-            "owner or admin role (403 otherwise). An app outside the caller's workspaces, or an "
+            "Editors, admins and the owner of the app's workspace may export it (a `normal` "
+            "member gets 403 `no_permission`); `include_secret=true` needs the owner or admin "
+            "role (403 otherwise). An app outside the caller's workspaces, or an "
             "unknown `workflow_id`, is 404; a malformed `workflow_id` is 422."
         ),
         parameters=[_APP_ID, serializers.ExportQuerySerializer],
         responses={
             200: serializers.ExportResponseSerializer,
-            **error_responses(*BEARER_ERRORS, 404, 409, 422),
+            **error_responses(*BEARER_ERRORS, 403, 404, 409, 422),
         },
     )
     def get(self, request: Request, app_id: str) -> Response:
@@ -192,15 +193,16 @@ class AppCheckDependenciesView(BearerAPIView):
         summary="What the app's DSL dependencies need that this server lacks",
         description=(
             "Model-provider plugins are served by the OpenAI-compatible client and never leak; "
-            "any other plugin is listed. Any member of the app's workspace; others 404."
+            "any other plugin is listed. Editors, admins and the owner of the app's workspace "
+            "(a `normal` member gets 403 `no_permission`); others 404."
         ),
         parameters=[_APP_ID],
         responses={
             200: serializers.CheckDependenciesResponseSerializer,
-            **error_responses(*BEARER_ERRORS, 404),
+            **error_responses(*BEARER_ERRORS, 403, 404),
         },
     )
     def get(self, request: Request, app_id: str) -> Response:
         assert self.subject.account is not None
-        app, _ = app_get_for_member(self.subject.account, app_id)
+        app, _ = app_get_for_editor(self.subject.account, app_id)
         return Response({"leaked_dependencies": app_leaked_dependencies(app)})

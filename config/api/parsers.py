@@ -4,6 +4,8 @@ The body is already capped in bytes (``MAX_REQUEST_BODY_BYTES``), so decoding it
 short. What stays is nesting: Python's decoder recurses once per level and raises
 ``RecursionError`` near a thousand levels, which DRF does not catch. Here a body nested past
 ``MAX_JSON_DEPTH`` levels — by a little or by a lot — is the 400 envelope, like any malformed JSON.
+A string (or key) with a NUL or an unpaired surrogate is the 422 envelope naming the field
+(``config.api.text``): no route ever sees text it could not store.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
-from rest_framework.parsers import JSONParser
-from rest_framework.settings import api_settings
+from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
 from config.api.errors import ApiError
+from config.api.text import bad_text_error, bad_text_loc, first_bad_field, is_bad_text
 
 
 class JsonTooDeep(ApiError):
@@ -58,6 +60,9 @@ def json_loads_bounded(text: str | bytes) -> Any:
         raise ApiError(400, f"Invalid JSON payload: {exc}", code="bad_request") from None
     if json_depth_exceeds(value, settings.MAX_JSON_DEPTH):
         raise _too_deep()
+    loc = bad_text_loc(value)
+    if loc is not None:
+        raise bad_text_error(loc)
     return value
 
 
@@ -78,6 +83,30 @@ class BoundedJSONParser(JSONParser):
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             raise ApiError(400, "the JSON body is not valid text", code="bad_request") from None
-        if not api_settings.STRICT_JSON:
-            return json.loads(text)
         return json_loads_bounded(text)
+
+
+class CheckedMultiPartParser(MultiPartParser):
+    """Multipart (the upload routes) with the same text rule for its fields and file names."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> DataAndFiles[Any, Any]:
+        parsed = super().parse(stream, media_type, parser_context)
+        field = first_bad_field(parsed.data)
+        if field is None:
+            field = next(
+                (
+                    key
+                    for key, uploads in parsed.files.lists()
+                    for upload in uploads
+                    if is_bad_text(getattr(upload, "name", "") or "")
+                ),
+                None,
+            )
+        if field is not None:
+            raise bad_text_error([field], where="form")
+        return parsed

@@ -3,7 +3,9 @@
 Every limiter is named by a scope (``token``, ``device-code-ip`` …) and a key; the cache key carries
 ``settings.RATE_LIMIT_KEY_PREFIX`` so tests isolate their counters without flushing a shared Redis.
 Callers use :func:`enforce` (raises :class:`~config.api.errors.RateLimited`); :func:`hit` only
-counts. A limit keyed by caller takes ``Subject.key`` (``accounts.authentication``).
+counts. A limit keyed by caller takes ``Subject.key`` (``accounts.authentication``). Keys are
+compared in the one spelling of :func:`config.identity.identity_key` (NFKC, case folding), so a
+look-alike spelling of an email never gets a budget of its own.
 
 Counting is increment-first: the event is counted atomically in the shared cache and the decision
 is taken on the count that increment returned, so parallel requests in any number of processes can
@@ -23,6 +25,7 @@ from django.core.cache import cache, caches
 from django.utils import timezone
 
 from config.api.errors import RateLimited, ServiceUnavailable
+from config.identity import identity_key
 from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.ratelimit")
@@ -46,7 +49,9 @@ def log_outage(scope: str, exc: BaseException, *, fail_open: bool) -> None:
 
 
 def _cache_key(scope: str, key: str, window: int, bucket: int) -> str:
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    # Every key in one spelling: an email keyed limit must not restart for a look-alike spelling
+    # the login form would accept (ids, digests and addresses are unchanged by it).
+    digest = hashlib.sha256(identity_key(key).encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"{settings.RATE_LIMIT_KEY_PREFIX}:{scope}:{window}:{bucket}:{digest}"
 
 

@@ -64,3 +64,17 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
             "scheme": "bearer",
             "description": "`Authorization: Bearer dfoa_…` (account) or `dfoe_…` (external SSO)",
         }
+
+
+def add_bad_text_response(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Every operation may answer 422 for text it cannot store (``config.api.text``: a NUL or an
+    unpaired surrogate in a JSON field, query parameter, form field or header), so each says so."""
+    response = {
+        "description": "Validation failed (the message names the field)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                operation.setdefault("responses", {}).setdefault("422", response)
+    return result
