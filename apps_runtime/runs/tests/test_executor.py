@@ -61,8 +61,8 @@ def test_the_heartbeat_round_refreshes_held_runs_and_reads_stop_flags(acme, alic
 
     held, stopped, other = make(), make(stop_requested_at=timezone.now()), make()
     executor = ThreadExecutor(workers=1, capacity=4, job=lambda kind, run_id: None)
-    executor._held |= {held.id, stopped.id}  # as if submitted and running here
-    executor.beat(executor.held())
+    executor.runs._held |= {held.id, stopped.id}  # as if submitted and running here
+    executor.runs.beat(executor.held())
     held.refresh_from_db()
     other.refresh_from_db()
     assert held.heartbeat_at > old and other.heartbeat_at == old
