@@ -45,6 +45,12 @@ class Server:
             self.process.wait(timeout=10)
 
 
+def server_env(overrides: dict[str, str]) -> dict[str, str]:
+    """The environment of a process a test starts: the test database, its key prefixes, then
+    ``overrides``."""
+    return _server_env(overrides)
+
+
 def _server_env(overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     params = connection.settings_dict
@@ -140,3 +146,49 @@ def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator
                 server.process.terminate()
         for server in started:
             server.stop()
+
+
+class Worker:
+    """A ``celery -A config worker`` process (as ``make worker`` / serve-prod start it) on the
+    test database; ``log`` collects its output, where each job names its run and this worker."""
+
+    def __init__(self, name: str, env: dict[str, str], queue: str | None = None) -> None:
+        from config.serve import worker_argv
+
+        self.name = name
+        self.log: list[str] = []
+        self.process = subprocess.Popen(
+            worker_argv(name, queue),
+            cwd=ROOT,
+            env={"LOG_LEVEL": "INFO", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        ready = threading.Event()
+        assert self.process.stdout is not None
+        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
+        if not ready.wait(timeout=40):
+            self.process.kill()
+            raise RuntimeError(f"worker {name} did not start:\n" + "".join(self.log))
+
+    def _drain(self, ready: threading.Event) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            if f"{self.name}@" in line and " ready." in line:
+                ready.set()
+
+    def ran(self, run_id: object, kind: str = "run") -> bool:
+        """Whether this worker started a ``kind`` job of ``run_id``."""
+        needle = f"run {run_id}: {kind} job on {self.name}@"
+        return any(needle in line for line in list(self.log))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)

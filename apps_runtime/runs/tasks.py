@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import uuid
 
-from celery import shared_task
+from config.celery import app
 
 logger = logging.getLogger("difyapi.runs")
 
 TASK_NAME = "apps_runtime.runs.job"
 
 
-@shared_task(name=TASK_NAME, ignore_result=True, acks_late=False, bind=True)
+@app.task(name=TASK_NAME, ignore_result=True, acks_late=False, bind=True)
 def run_job(self: object, kind: str, run_id: str) -> None:
     from apps_runtime.runs.celery_executor import CeleryExecutor
     from apps_runtime.runs.executor import get_executor
