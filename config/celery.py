@@ -9,24 +9,37 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_init
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+
+def _started_as_worker() -> bool:
+    """``celery ... worker`` (or ``python -m celery ... worker``), not ``celery inspect``."""
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    return program in {"celery", "__main__.py"} and "worker" in sys.argv[1:]
+
+
+def _check_settings() -> None:
+    """Start-up refusals in one line, like ``manage.py``'s: a bad environment value, and a worker
+    without the executor that feeds it (it would idle, or run jobs nobody sent)."""
+    from django.conf import settings
+
+    try:
+        executor = settings.RUN_EXECUTOR
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    if executor != "celery" and _started_as_worker():
+        raise SystemExit(
+            "configuration error: RUN_EXECUTOR must be 'celery' for a run worker "
+            "(and for the web processes that feed it)"
+        )
+
+
+_check_settings()
 app = Celery("difyapi", include=["apps_runtime.runs.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
-
-
-@worker_init.connect
-def _refuse_without_celery_executor(**kwargs: Any) -> None:
-    """A worker is only useful with the executor that feeds it; say so instead of idling."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-
-    if settings.RUN_EXECUTOR != "celery":
-        raise ImproperlyConfigured(
-            "RUN_EXECUTOR must be 'celery' for a run worker (the web processes too)"
-        )
