@@ -78,8 +78,10 @@ def test_the_run_layer_never_imports_the_forms():
     offenders += [
         f"forms/services.py:{node.lineno} imports runflow"
         for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        and any("runflow" in alias.name for alias in node.names)
+        if (
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            and any("runflow" in alias.name for alias in node.names)
+        )
         or (isinstance(node, ast.ImportFrom) and "runflow" in (node.module or ""))
     ]
     assert len(runs) > 10
