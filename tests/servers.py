@@ -150,7 +150,8 @@ def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator
 
 class Worker:
     """A ``celery -A config worker`` process (as ``make worker`` / serve-prod start it) on the
-    test database; ``log`` collects its output, where each job names its run and this worker."""
+    test database, starting in the background until :meth:`wait_ready`; ``log`` collects its
+    output, where each job names its run and this worker."""
 
     def __init__(self, name: str, env: dict[str, str], queue: str | None = None) -> None:
         from config.serve import worker_argv
@@ -165,28 +166,33 @@ class Worker:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        ready = threading.Event()
+        self._ready = threading.Event()
         assert self.process.stdout is not None
-        threading.Thread(target=self._drain, args=(ready,), daemon=True).start()
-        if not ready.wait(timeout=40):
-            self.process.kill()
-            raise RuntimeError(f"worker {name} did not start:\n" + "".join(self.log))
+        threading.Thread(target=self._drain, daemon=True).start()
 
-    def _drain(self, ready: threading.Event) -> None:
+    def wait_ready(self, timeout: float = 40) -> Worker:
+        """Block until the worker consumes its queue (it says so in its log)."""
+        if not self._ready.wait(timeout=timeout):
+            self.process.kill()
+            raise RuntimeError(f"worker {self.name} did not start:\n" + "".join(self.log))
+        return self
+
+    def _drain(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.log.append(line)
             if f"{self.name}@" in line and " ready." in line:
-                ready.set()
+                self._ready.set()
 
     def ran(self, run_id: object, kind: str = "run") -> bool:
         """Whether this worker started a ``kind`` job of ``run_id``."""
         needle = f"run {run_id}: {kind} job on {self.name}@"
         return any(needle in line for line in list(self.log))
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """SIGTERM (Celery's warm shutdown) and wait; SIGKILL if it lingers, or at once."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.kill() if kill else self.process.terminate()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -1,6 +1,7 @@
 """What an operator sees of the run workers (``manage.py workers``, the admin's "Run workers"
-page): the workers that answered a ping, the jobs each is executing, and the broker queue's
-length. Built on Celery's remote control, as ``celery inspect`` and Flower are."""
+page): the workers that answered (one ``inspect active`` broadcast: every live worker replies,
+with the jobs it is executing), and the broker queue's length. Built on Celery's remote control,
+as ``celery inspect`` and Flower are."""
 
 from __future__ import annotations
 
@@ -62,16 +63,15 @@ def workers_report(timeout: float = 1.0) -> WorkersReport:
     report = WorkersReport(executor="celery", queue=executor.queue)
     try:
         report.waiting = executor.queue_length()
-        answered = app.control.ping(timeout=timeout) or []
+        # One broadcast serves as the ping: every worker alive answers it with its active jobs.
         active = app.control.inspect(timeout=timeout).active() or {}
     except Exception as exc:  # the broker is unreachable: say so, never a traceback
         report.error = f"the broker is unreachable: {exc}"
         return report
     now = time.time()
-    names = sorted({name for reply in answered for name in reply})
     report.workers = [
-        WorkerState(name=name, jobs=[_job(task, now) for task in active.get(name) or []])
-        for name in names
+        WorkerState(name=name, jobs=[_job(task, now) for task in active[name] or []])
+        for name in sorted(active)
     ]
     return report
 

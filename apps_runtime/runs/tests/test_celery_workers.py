@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -80,16 +81,18 @@ class Broker:
 
 
 class Cluster:
-    def __init__(self, web: list[Server], env: dict[str, str], broker: Broker) -> None:
+    def __init__(
+        self, web: list[Server], env: dict[str, str], broker: Broker, workers: list[Worker]
+    ) -> None:
         self.web = web
         self.env = env
         self.broker = broker
-        self.workers: list[Worker] = []
+        self.workers = workers
 
-    def start_worker(self, name: str) -> Worker:
+    def start_worker(self, name: str, *, wait: bool = True) -> Worker:
         worker = Worker(name, self.env)
         self.workers.append(worker)
-        return worker
+        return worker.wait_ready() if wait else worker
 
     @property
     def worker(self) -> Worker:
@@ -123,16 +126,19 @@ def cluster(django_db_setup: Any, llm: LLMServer) -> Iterator[Cluster]:
         "RATE_LIMIT_KEY_PREFIX": PREFIX,
         "EVENT_LOG_KEY_PREFIX": PREFIX,
     }
+    env = server_env(overrides)
+    workers = [Worker("w1", env)]  # starts while the web processes do
     try:
         with servers(2, **overrides) as web:
-            started = Cluster(web, server_env(overrides), broker)
+            workers[0].wait_ready()
             try:
-                started.start_worker("w1")
-                yield started
+                yield Cluster(web, env, broker, workers)
             finally:
-                for worker in started.workers:
-                    worker.stop()
+                for server in web:  # no run is left running; don't wait for streams to drain
+                    server.process.kill()
     finally:
+        for worker in workers:
+            worker.stop(kill=True)
         broker.stop()
         shared = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=5)
         for key in shared.scan_iter(match=f"*{PREFIX}*", count=1000):
@@ -360,10 +366,12 @@ def test_a_killed_worker_fails_its_run_visibly_and_no_worker_runs_it_again(
                 await attached.until(_has("message"))
                 os.kill(doomed.process.pid, signal.SIGKILL)
                 killed_at = time.monotonic()
+                # A new worker, started after the kill, is consuming while the sweep works.
+                fresh = cluster.start_worker("w3", wait=False)
                 await asyncio.wait_for(attached.until(_has("error")), 30)
-                return attached.events, time.monotonic() - killed_at
+                return attached.events, time.monotonic() - killed_at, fresh
 
-    attached, took = asyncio.run(scenario())
+    attached, took, fresh = asyncio.run(scenario())
     doomed.process.wait(timeout=10)
     names = [e["event"] for e in attached]
     assert names[-2:] == ["workflow_finished", "error"], names
@@ -374,11 +382,114 @@ def test_a_killed_worker_fails_its_run_visibly_and_no_worker_runs_it_again(
 
     calls = len(llm.requests)
     assert calls == 1
-    fresh = cluster.start_worker("w3")
-    time.sleep(1.5)  # anything redelivered would be taken at once by the idle worker
+    fresh.wait_ready()
+    time.sleep(1)  # anything redelivered would be taken at once by the idle worker
     assert len(llm.requests) == calls
     assert not fresh.ran(run.id)
     assert Run.objects.get(pk=run.pk).status == "failed"
+
+
+# -- the operator's view, the production layout ---------------------------------------------------
+
+
+def test_the_admin_lists_the_workers_and_the_queue(cluster, root):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(root)
+    cookies = {"sessionid": browser.cookies["sessionid"].value}
+    with httpx.Client(base_url=cluster.web[1].base, cookies=cookies, timeout=20) as http:
+        page = http.get("/admin/apps_runtime/run/workers/")
+        listing = http.get("/admin/apps_runtime/run/")
+    assert page.status_code == 200, page.text[:500]
+    assert f"{cluster.worker.name}@" in page.text
+    assert '<strong id="queue-waiting">0</strong>' in page.text
+    assert "/admin/apps_runtime/run/workers/" in listing.text  # linked from the runs
+
+
+def test_serve_prod_runs_jobs_and_a_gunicorn_answered_resume_on_its_workers(
+    cluster, acme, alice, token_for
+):
+    """Issue 17 item 4: under make serve-prod no job runs inside a request worker; a form answered
+    through gunicorn resumes on a Celery worker (its own queue here, so the module's worker
+    cannot take the job)."""
+    wsgi_port, asgi_port = free_port(), free_port()
+    env = {
+        **cluster.env,
+        "RUN_CELERY_QUEUE": "serve-prod",
+        "SERVE_WSGI_PORT": str(wsgi_port),
+        "SERVE_ASGI_PORT": str(asgi_port),
+        "SERVE_WSGI_WORKERS": "1",
+        "SERVE_RUN_WORKERS": "1",
+        "LOG_LEVEL": "INFO",
+    }
+    env.pop("RUN_EXECUTOR")  # serve-prod's default: celery
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "config.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    log: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            if "runs1@" in line and " ready." in line:
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        assert ready.wait(40), "".join(log)
+        wsgi = Server(proc, wsgi_port, log)
+        asgi = Server(proc, asgi_port, log)
+        for server in (wsgi, asgi):
+            assert _wait_until(lambda s=server: _answers(s), 30), "".join(log[-30:])
+        token = token_for(alice)
+        app = graphs.review_app(acme)
+        paused = _stream(
+            asgi, "POST", f"/openapi/v1/apps/{app.id}/run", token, json={"inputs": {"subject": "p"}}
+        )
+        required = paused[-2]
+        assert required["event"] == "human_input_required"
+        answered = httpx.post(
+            f"{wsgi.base}/openapi/v1/apps/{app.id}/form/human_input/"
+            + required["data"]["form_token"],
+            headers=_headers(token),
+            json={"action": "reject", "inputs": {"note": "through gunicorn"}},
+            timeout=10,
+        )
+        assert answered.status_code == 200 and "gunicorn" in answered.headers.get("server", "")
+        path = f"/openapi/v1/apps/{app.id}/tasks/{required['workflow_run_id']}/events"
+        followed = _stream(asgi, "GET", path, token)
+        assert followed[-1]["event"] == "workflow_finished"
+        assert followed[-1]["data"]["status"] == "succeeded"
+        assert followed[-1]["data"]["outputs"]["decision"] == "reject"
+        text = "".join(log)
+        run_id = required["task_id"]
+        assert f"run {run_id}: run job on runs1@" in text
+        assert f"run {run_id}: resume job on runs1@" in text
+        assert not cluster.worker.ran(run_id, "resume")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _answers(server: Server) -> bool:
+    try:
+        return httpx.get(server.base + "/openapi/v1/_health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # -- the queue full, the broker gone -------------------------------------------------------------
