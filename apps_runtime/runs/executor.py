@@ -2,13 +2,16 @@
 
 ``get_executor().submit(kind, run_id)`` with kind ``"run"`` or ``"resume"``; the job reads
 everything else from the database (``apps_runtime.runs.jobs.execute``). ``RUN_EXECUTOR`` picks the
-implementation; ``thread`` (the default) is a bounded pool in this process: ``RUN_WORKERS``
-threads and a queue of ``RUN_QUEUE`` waiting jobs — a full queue raises ``ExecutorFull`` (429).
+implementation: ``thread`` (the default) is a bounded pool in this process: ``RUN_WORKERS``
+threads and a queue of ``RUN_QUEUE`` waiting jobs — a full queue raises ``ExecutorFull`` (429);
+``celery`` publishes the jobs to Celery workers (``celery_executor.CeleryExecutor``; a full broker
+queue raises ``ExecutorFull``, an unreachable broker ``ExecutorUnavailable``, 503).
 
-The pool also keeps the heartbeat of every run it holds (one thread for all of them, one UPDATE
-every ``RUN_HEARTBEAT_SECONDS``), so a run waiting on a silent model stays alive while its process
-does, and goes stale when the process dies (the stale sweep then fails it). The same round reads
-the stop flags from the database, so a stop reaches this process even without a shared cache.
+Whichever executes a job keeps the heartbeat of every run it holds (:class:`HeldRuns`: one thread
+for all of them, one UPDATE every ``RUN_HEARTBEAT_SECONDS``), so a run waiting on a silent model
+stays alive while its process does, and goes stale when the process dies (the stale sweep then
+fails it). The same round reads the stop flags from the database, so a stop reaches the job even
+without a shared cache.
 
 Database connections: ``DB_POOL_MAX`` must exceed ``RUN_WORKERS`` plus the request threads only
 if workers held connections while waiting; they do not (jobs close theirs after each write and

@@ -185,6 +185,20 @@ def _stream(server: Server, method: str, path: str, token: str, **kwargs: Any) -
     return events
 
 
+def _chat_run(client: httpx.AsyncClient, server: Server, app: Any, token: str, query: str) -> Any:
+    """The streamed response of a chat run started through ``server``."""
+    return client.stream(
+        "POST",
+        f"{server.base}/openapi/v1/apps/{app.id}/run",
+        headers=_headers(token),
+        json={"inputs": {}, "query": query},
+    )
+
+
+def _none_active(app: Any) -> bool:
+    return not Run.objects.filter(app=app, status__in=Run.ACTIVE).exists()
+
+
 def _demo_app(workspace: Any, filename: str) -> Any:
     from apps_runtime.demo import demo_app_path
 
@@ -245,12 +259,7 @@ def test_reattach_and_stop_through_the_second_web_process(cluster, acme, alice, 
 
     async def scenario():
         async with httpx.AsyncClient(timeout=30) as client:
-            async with client.stream(
-                "POST",
-                f"{first.base}/openapi/v1/apps/{app.id}/run",
-                headers=_headers(token),
-                json={"inputs": {}, "query": "hello"},
-            ) as response:
+            async with _chat_run(client, first, app, token, "hello") as response:
                 assert response.status_code == 200
                 live = Reader(response)
                 await live.until(_has("message"))
@@ -348,12 +357,7 @@ def test_a_killed_worker_fails_its_run_visibly_and_no_worker_runs_it_again(
 
     async def scenario():
         async with httpx.AsyncClient(timeout=30) as client:
-            async with client.stream(
-                "POST",
-                f"{first.base}/openapi/v1/apps/{app.id}/run",
-                headers=_headers(token),
-                json={"inputs": {}, "query": "hello"},
-            ) as response:
+            async with _chat_run(client, first, app, token, "hello") as response:
                 live = Reader(response)
                 await live.until(_has("message"))
             run_id = live.events[0]["workflow_run_id"]
@@ -522,9 +526,9 @@ def test_a_full_queue_answers_429_before_any_stream(cluster, acme, alice, token_
     assert cluster.broker.client.llen("runs") >= 1  # a job waits in the broker
     assert Run.objects.filter(app=app).count() == accepted  # the refused run left nothing
     llm.release()  # the waiting jobs then run; the fixture waits until none is running
-    assert _wait_until(
-        lambda: not Run.objects.filter(app=app, status__in=Run.ACTIVE).exists(), 15
-    ), list(Run.objects.values_list("status", flat=True))
+    assert _wait_until(lambda: _none_active(app), 15), list(
+        Run.objects.values_list("status", flat=True)
+    )
 
 
 def test_the_broker_stopped_answers_503_and_earlier_runs_end(cluster, acme, alice, token_for, llm):
@@ -535,19 +539,9 @@ def test_the_broker_stopped_answers_503_and_earlier_runs_end(cluster, acme, alic
 
     async def start_two():
         async with httpx.AsyncClient(timeout=30) as client:
-            async with client.stream(
-                "POST",
-                f"{first.base}/openapi/v1/apps/{app.id}/run",
-                headers=_headers(token),
-                json={"inputs": {}, "query": "one"},
-            ) as response:
+            async with _chat_run(client, first, app, token, "one") as response:
                 await Reader(response).until(_has("message"))  # executing on the worker
-            async with client.stream(
-                "POST",
-                f"{first.base}/openapi/v1/apps/{app.id}/run",
-                headers=_headers(token),
-                json={"inputs": {}, "query": "two"},
-            ) as response:
+            async with _chat_run(client, first, app, token, "two") as response:
                 assert response.status_code == 200  # handed to the broker behind the first
 
     asyncio.run(start_two())
@@ -569,7 +563,7 @@ def test_the_broker_stopped_answers_503_and_earlier_runs_end(cluster, acme, alic
 
     llm.release()
     assert _wait_until(
-        lambda: not Run.objects.filter(app=app, status__in=Run.ACTIVE).exists(),
+        lambda: _none_active(app),
         STALE_SECONDS + HOUSEKEEPING_SECONDS + 8,
     ), list(Run.objects.values_list("status", flat=True))
     assert set(Run.objects.filter(app=app).values_list("status", flat=True)) <= {
