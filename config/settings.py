@@ -272,16 +272,23 @@ RUN_QUEUE = env_int("RUN_QUEUE", 256, minimum=1)
 RUN_BROKER_URL = env_url("RUN_BROKER_URL", schemes=("redis", "rediss")) or REDIS_URL
 RUN_CELERY_QUEUE = env_str("RUN_CELERY_QUEUE", "runs")
 RUN_BROKER_TIMEOUT_SECONDS = env_int("RUN_BROKER_TIMEOUT_SECONDS", 2, minimum=1, maximum=60)
+# Celery only: a job waiting in the broker has no heartbeat, so a run that never started is failed
+# by the stale sweep only after this long (it may wait behind others, or be reserved by a worker
+# that died and come back after the visibility timeout, half of this).
+RUN_START_TIMEOUT_SECONDS = env_int("RUN_START_TIMEOUT_SECONDS", 600, minimum=2)
 # At most once (docs/decisions/17-celery.md): a task is acknowledged when a worker starts it, so a
 # worker that dies mid-run never has it redelivered (the stale sweep fails the run); a worker
 # reserves one task beyond those it runs; a reserved but unstarted task comes back after the
-# visibility timeout, and the job's claim on the run row (started_at) keeps a second delivery
-# from executing anything.
+# visibility timeout (checked every ``unacked_restore_interval``), and the job's claim on the run
+# row (started_at) keeps a second delivery from executing anything.
+_VISIBILITY_TIMEOUT = max(1, RUN_START_TIMEOUT_SECONDS // 2)
 CELERY_BROKER_URL = RUN_BROKER_URL
 CELERY_BROKER_CONNECTION_TIMEOUT = RUN_BROKER_TIMEOUT_SECONDS
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
     "socket_timeout": RUN_BROKER_TIMEOUT_SECONDS,
     "socket_connect_timeout": RUN_BROKER_TIMEOUT_SECONDS,
 }

@@ -248,10 +248,17 @@ STALE_MESSAGE = "the run's server process stopped responding"
 def runs_fail_stale() -> int:
     """Housekeeping: a running run whose heartbeat is older than ``RUN_STALE_SECONDS`` lost its
     process; fail it and tell attached clients (decisions §7)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
-    stale = Run.objects.filter(status=Run.Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-    )
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    if settings.RUN_EXECUTOR == "celery":
+        # A job waiting in the broker has no heartbeat until a worker claims its run: a run that
+        # never started is failed only after RUN_START_TIMEOUT_SECONDS.
+        never_started = now - timedelta(seconds=settings.RUN_START_TIMEOUT_SECONDS)
+        lost = (Q(started_at__isnull=False) & lost) | Q(
+            started_at__isnull=True, created_at__lt=never_started
+        )
+    stale = Run.objects.filter(status=Run.Status.RUNNING).filter(lost)
     count = 0
     for run_id in list(stale.values_list("id", flat=True)[:500]):
         if run_finish(
