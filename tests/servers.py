@@ -148,6 +148,20 @@ def servers(count: int = 1, *, wsgi: bool = False, **overrides: str) -> Iterator
             server.stop()
 
 
+def serve_prod(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``make serve-prod``'s process (``python -m config.serve``) in a session of its own (to kill
+    its children with it), output piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "config.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 class Worker:
     """A ``celery -A config worker`` process (as ``make worker`` / serve-prod start it) on the
     test database, starting in the background until :meth:`wait_ready`; ``log`` collects its

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import free_port, serve_prod
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,14 +41,7 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
     }
     for name in ("DATABASE_URL", "REDIS_URL", "TESTING"):
         env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "config.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = serve_prod(env)
     try:
         deadline = time.monotonic() + 60
         wsgi = _wait_for(f"http://127.0.0.1:{wsgi_port}/openapi/v1/_health", deadline)
@@ -59,7 +52,7 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
         assert "daphne" in asgi.headers.get("server", "").lower()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
-        output = proc.stdout.read().decode()
+        output = proc.stdout.read()
         assert code == 0, (code, output[-3000:])
         assert "warning: RUN_EXECUTOR=thread under make serve-prod" in output
         assert "warning: RUN_EXECUTOR=thread under gunicorn" in output

@@ -36,7 +36,7 @@ from apps_runtime.runs.tests.test_run_e2e import PROVIDER, _advanced_chat_with_l
 from apps_runtime.runs.tests.test_two_processes import Reader, _has
 from apps_runtime.tests.factories import make_prompt_app
 from tests.llm_server import LLMServer
-from tests.servers import ROOT, Server, Worker, free_port, server_env, servers
+from tests.servers import ROOT, Server, Worker, free_port, serve_prod, server_env, servers
 
 pytestmark = [
     pytest.mark.shared_services,
@@ -441,15 +441,7 @@ def test_serve_prod_runs_jobs_and_a_gunicorn_answered_resume_on_its_workers(
         "LOG_LEVEL": "INFO",
     }
     env.pop("RUN_EXECUTOR")  # serve-prod's default: celery
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "config.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = serve_prod(env)
     log: list[str] = []
     ready = threading.Event()
 
