@@ -140,7 +140,6 @@ def resume_event(run: Run, resume: Any) -> dict[str, Any]:
 def run_fail_paused(run_id: uuid.UUID, *, reason: str, actor: Actor) -> bool:
     """Fail a paused run (the admin's action): its waiting forms are cancelled, attached
     clients get the terminal events. False if it was not paused."""
-
     run = Run.objects.filter(pk=run_id, status=Run.Status.PAUSED).first()
     if run is None:
         return False

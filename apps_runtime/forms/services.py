@@ -23,6 +23,7 @@ from apps_runtime.forms.errors import form_expired_error, form_submitted_error
 from apps_runtime.forms.fields import submission_clean
 from apps_runtime.forms.models import HumanInputForm
 from apps_runtime.forms.tokens import token_digest, token_mint
+from apps_runtime.runs.services import run_resume_request
 
 logger = logging.getLogger("difyapi.forms")
 
@@ -194,8 +195,6 @@ def _resume_run(form: HumanInputForm, *, timed_out: bool) -> None:
     A run that is no longer paused (failed from the admin, stopped) cannot take an answer: the
     submission is refused as expired; a timeout just closes the form.
     """
-    from apps_runtime.runs.services import run_resume_request
-
     resume_input = {
         "node_id": form.node_id,
         "action_id": "" if timed_out else form.action_id,

@@ -227,10 +227,3 @@ def get_executor() -> Executor:
             else:
                 raise RuntimeError(f"RUN_EXECUTOR {settings.RUN_EXECUTOR!r} is not available")
         return _executor
-
-
-def executor_reset() -> None:
-    """Forget this process's executor (tests that switch ``RUN_EXECUTOR``)."""
-    global _executor
-    with _executor_lock:
-        _executor = None

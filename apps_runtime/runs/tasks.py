@@ -23,7 +23,7 @@ def run_job(self: object, kind: str, run_id: str) -> None:
     from apps_runtime.runs.executor import get_executor
 
     executor = get_executor()
-    if not isinstance(executor, CeleryExecutor):  # the worker_init check refuses this earlier
+    if not isinstance(executor, CeleryExecutor):  # config/celery.py refuses such a worker earlier
         logger.error("run %s: a run worker needs RUN_EXECUTOR=celery", run_id)
         return
     hostname = getattr(getattr(self, "request", None), "hostname", "") or ""
