@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve-prod test lint format typecheck bench install migrate clean
+.PHONY: run serve-prod worker test lint format typecheck bench install migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +38,20 @@ run: install .secret_key
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 # The production layout (config/serve.py): gunicorn WSGI workers for the JSON API, pages and admin
-# on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001); a reverse proxy
-# routes between them (README). Needs SECRET_KEY (or .secret_key), DATABASE_URL, REDIS_URL.
+# on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001), SERVE_RUN_WORKERS
+# Celery workers (2) for the runs; a reverse proxy routes between the first two (README). Needs
+# SECRET_KEY (or .secret_key), DATABASE_URL, REDIS_URL.
 serve-prod: install .secret_key
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"; \
+	export RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}"; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	$(BIN)/python -m config.serve
+
+# One Celery run worker (RUN_EXECUTOR=celery) in the environment `make run` uses (.secret_key);
+# needs DATABASE_URL and REDIS_URL, and web processes started with RUN_EXECUTOR=celery.
+worker: install .secret_key
+	@RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

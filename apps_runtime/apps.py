@@ -35,9 +35,13 @@ class AppsRuntimeConfig(AppConfig):
         register_task("answered paused runs resubmitted", runs_resume_retry)
         register_task("expired pending DSL imports dropped", _import_pending_expire)
 
+        from apps_runtime.forms.runflow import PAUSE_HOOKS
         from apps_runtime.forms.services import forms_expire_overdue
+        from apps_runtime.runs.pausing import pause_hooks_register
 
         register_task("overdue human-input forms expired", forms_expire_overdue)
+        # The run layer reaches human input only through this hook (forms → runs, one way).
+        pause_hooks_register(PAUSE_HOOKS)
 
 
 def _import_pending_expire() -> int:

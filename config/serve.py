@@ -1,12 +1,13 @@
 """`make serve-prod`: the production layout in one command (measured by `make bench`).
 
-Two kinds of process from one codebase: gunicorn WSGI workers answer the JSON API, the pages and
+Three kinds of process from one codebase: gunicorn WSGI workers answer the JSON API, the pages and
 the admin (under ASGI the same Django view costs about three times more: every sync middleware and
-view hops threads); daphne answers the SSE paths, which need an event loop. A reverse proxy in
-front routes ``/openapi/v1/apps/*/run``, ``/openapi/v1/apps/*:run`` and
-``/openapi/v1/apps/*/tasks/*/events`` to daphne and everything else to gunicorn (README has a
-sample configuration). This script starts both, forwards SIGTERM/SIGINT to them and exits as soon
-as either exits, so a supervisor restarts the pair.
+view hops threads); daphne answers the SSE paths, which need an event loop; Celery workers execute
+the runs and resumes (``RUN_EXECUTOR=celery``, the default here: no job runs inside a request
+worker, whose timeout would kill it). A reverse proxy in front routes ``/openapi/v1/apps/*/run``,
+``/openapi/v1/apps/*:run`` and ``/openapi/v1/apps/*/tasks/*/events`` to daphne and everything else
+to gunicorn (README has a sample configuration). This script starts them all, forwards
+SIGTERM/SIGINT to them and exits as soon as any exits, so a supervisor restarts the set.
 
 Environment: ``SERVE_HOST`` (127.0.0.1), ``SERVE_WSGI_PORT`` (8000), ``SERVE_ASGI_PORT`` (8001),
 ``SERVE_WSGI_WORKERS`` (two per core), ``SERVE_WSGI_THREADS`` (1: sync workers; more: gthread),
@@ -15,6 +16,9 @@ request may wait on the network is one outbound call (a ``yaml-url`` import), wh
 ``OUTBOUND_DEADLINE_SECONDS`` is at most 60 s, so the worker timeout is at least 90 s: a slow
 import always ends as a ``failed`` import in its own request, never as a killed worker
 (docs/decisions/16-budgets.md).
+``SERVE_RUN_WORKERS`` (2 Celery worker processes, each ``RUN_WORKERS`` threads).
+
+``python -m config.serve worker`` replaces itself with one Celery worker (``make worker``).
 """
 
 from __future__ import annotations
@@ -49,10 +53,39 @@ def asgi_argv(host: str, port: int) -> list[str]:
     return [PY, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"]
 
 
-def wsgi_env() -> dict[str, str]:
+def worker_argv(name: str, queue: str | None = None) -> list[str]:
+    """One Celery run worker: the threads pool and ``RUN_WORKERS`` threads come from the settings
+    (``CELERY_WORKER_POOL``, ``CELERY_WORKER_CONCURRENCY``); mingle and gossip are off (the
+    workers share no state; remote control, ``celery inspect``, still answers)."""
+    return [
+        PY,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queue or env_str("RUN_CELERY_QUEUE", "runs"),
+        "-n",
+        f"{name}@%h",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+    ]
+
+
+def wsgi_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """WSGI worker threads keep their database connection between requests (a pool checkout
     and connection set-up per request cost about 5% of a bearer GET); daphne keeps the pool."""
-    return {"DB_PERSISTENT_SECONDS": "300", **os.environ}
+    return {"DB_PERSISTENT_SECONDS": "300", **(os.environ if base is None else base)}
+
+
+THREAD_UNDER_SERVE_PROD = (
+    "warning: RUN_EXECUTOR=thread under make serve-prod: runs and resumes execute inside the "
+    "gunicorn and daphne processes (a gunicorn worker timeout kills them); unset it to use Celery "
+    "workers"
+)
 
 
 def default_workers() -> int:
@@ -68,19 +101,34 @@ DEFAULT_THREADS = 1
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["worker"]:
+        argv = worker_argv(env_str("SERVE_WORKER_NAME", "runs"))
+        env = {**os.environ, "RUN_EXECUTOR": env_str("RUN_EXECUTOR", "celery")}
+        os.execve(argv[0], argv, env)  # noqa: S606
     host = env_str("SERVE_HOST", "127.0.0.1")
     wsgi_port = env_int("SERVE_WSGI_PORT", 8000, minimum=1, maximum=65535)
     asgi_port = env_int("SERVE_ASGI_PORT", 8001, minimum=1, maximum=65535)
     workers = env_int("SERVE_WSGI_WORKERS", default_workers(), minimum=1, maximum=64)
     threads = env_int("SERVE_WSGI_THREADS", DEFAULT_THREADS, minimum=1, maximum=64)
+    executor = env_str("RUN_EXECUTOR", "celery")
+    run_workers = env_int("SERVE_RUN_WORKERS", 2, minimum=1, maximum=64)
+    env = {**os.environ, "RUN_EXECUTOR": executor}
     children = [
-        subprocess.Popen(wsgi_argv(host, wsgi_port, workers, threads), env=wsgi_env()),  # noqa: S603
-        subprocess.Popen(asgi_argv(host, asgi_port)),  # noqa: S603
+        subprocess.Popen(wsgi_argv(host, wsgi_port, workers, threads), env=wsgi_env(env)),  # noqa: S603
+        subprocess.Popen(asgi_argv(host, asgi_port), env=env),  # noqa: S603
     ]
+    if executor == "celery":
+        children += [
+            subprocess.Popen(worker_argv(f"runs{index}"), env=env)  # noqa: S603
+            for index in range(1, run_workers + 1)
+        ]
+    else:
+        print(THREAD_UNDER_SERVE_PROD, file=sys.stderr, flush=True)
     print(
         f"JSON API, pages, admin: gunicorn on http://{host}:{wsgi_port} ({workers} workers"
         f"{f' x {threads} threads' if threads > 1 else ''}); SSE paths: daphne on "
-        f"http://{host}:{asgi_port}",
+        f"http://{host}:{asgi_port}; runs: "
+        + (f"{run_workers} Celery workers" if executor == "celery" else "in those processes"),
         flush=True,
     )
 

@@ -269,11 +269,51 @@ SSE_SLOT_LEASE_SECONDS = env_int("SSE_SLOT_LEASE_SECONDS", 20, minimum=3, maximu
 # Bytes daphne may hold for a stream's client that does not read; past it the client is dropped.
 SSE_MAX_BUFFERED_BYTES = env_int("SSE_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, minimum=16 * 1024)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
+# Where jobs run (decisions §7, docs/decisions/17-celery.md): ``thread``, a pool in each server
+# process (the embedded default of ``make run``), or ``celery``, workers on their own queue.
 RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")
-if RUN_EXECUTOR not in {"thread"}:
-    raise ImproperlyConfigured("RUN_EXECUTOR must be 'thread' (no other executor is built yet)")
+if RUN_EXECUTOR not in {"thread", "celery"}:
+    raise ImproperlyConfigured(f"RUN_EXECUTOR must be 'thread' or 'celery', not {RUN_EXECUTOR!r}")
+if RUN_EXECUTOR == "celery" and not (DATABASE_URL and REDIS_URL):
+    raise ImproperlyConfigured(
+        "RUN_EXECUTOR=celery needs DATABASE_URL (PostgreSQL) and REDIS_URL (the broker) to be set"
+    )
 RUN_WORKERS = env_int("RUN_WORKERS", 16, minimum=1, maximum=256)
 RUN_QUEUE = env_int("RUN_QUEUE", 256, minimum=1)
+# The Celery broker: REDIS_URL unless set apart (another Redis, or another database number).
+RUN_BROKER_URL = env_url("RUN_BROKER_URL", schemes=("redis", "rediss")) or REDIS_URL
+RUN_CELERY_QUEUE = env_str("RUN_CELERY_QUEUE", "runs")
+RUN_BROKER_TIMEOUT_SECONDS = env_int("RUN_BROKER_TIMEOUT_SECONDS", 2, minimum=1, maximum=60)
+# Celery only: a job waiting in the broker has no heartbeat, so a run that never started is failed
+# by the stale sweep only after this long (it may wait behind others, or be reserved by a worker
+# that died and come back after the visibility timeout, half of this).
+RUN_START_TIMEOUT_SECONDS = env_int("RUN_START_TIMEOUT_SECONDS", 600, minimum=2)
+# At most once (docs/decisions/17-celery.md): a task is acknowledged when a worker starts it, so a
+# worker that dies mid-run never has it redelivered (the stale sweep fails the run); a worker
+# reserves one task beyond those it runs; a reserved but unstarted task comes back after the
+# visibility timeout (checked every ``unacked_restore_interval``), and the job's claim on the run
+# row (started_at) keeps a second delivery from executing anything.
+_VISIBILITY_TIMEOUT = max(1, RUN_START_TIMEOUT_SECONDS // 2)
+CELERY_BROKER_URL = RUN_BROKER_URL
+CELERY_BROKER_CONNECTION_TIMEOUT = RUN_BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+    "socket_timeout": RUN_BROKER_TIMEOUT_SECONDS,
+    "socket_connect_timeout": RUN_BROKER_TIMEOUT_SECONDS,
+}
+CELERY_TASK_DEFAULT_QUEUE = RUN_CELERY_QUEUE
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads: jobs wait on model streams (I/O), and the worker's main thread keeps answering
+# remote control (``celery inspect active``, Flower) while they run.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = RUN_WORKERS
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
 RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 30, minimum=2)
 HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 15, minimum=1)

@@ -370,6 +370,12 @@ class LLMServer:
         disconnects (``client_gone``) or the test ends."""
         self._set(Reply(text=text, chunks=[text] if text else [], stall=True), once)
 
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (a server shared by several tests); a
+        reply still stalled is let go."""
+        self._server.state.released.set()
+        self._server.state = _State()
+
     def close(self) -> None:
         """Stop listening: connections to ``url`` are refused from now on."""
         if self._closed:

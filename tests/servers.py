@@ -45,6 +45,12 @@ class Server:
             self.process.wait(timeout=10)
 
 
+def server_env(overrides: dict[str, str]) -> dict[str, str]:
+    """The environment of a process a test starts: the test database, its key prefixes, then
+    ``overrides``."""
+    return _server_env(overrides)
+
+
 def _server_env(overrides: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     params = connection.settings_dict
@@ -176,3 +182,69 @@ class PrivateRedis:
 def closed_port_url() -> str:
     """A redis URL nothing listens on (a store that is down)."""
     return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def serve_prod(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``make serve-prod``'s process (``python -m config.serve``) in a session of its own (to kill
+    its children with it), output piped as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "config.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+class Worker:
+    """A ``celery -A config worker`` process (as ``make worker`` / serve-prod start it) on the
+    test database, starting in the background until :meth:`wait_ready`; ``log`` collects its
+    output, where each job names its run and this worker."""
+
+    def __init__(self, name: str, env: dict[str, str], queue: str | None = None) -> None:
+        from config.serve import worker_argv
+
+        self.name = name
+        self.log: list[str] = []
+        self.process = subprocess.Popen(
+            worker_argv(name, queue),
+            cwd=ROOT,
+            env={"LOG_LEVEL": "INFO", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._ready = threading.Event()
+        assert self.process.stdout is not None
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def wait_ready(self, timeout: float = 40) -> Worker:
+        """Block until the worker consumes its queue (it says so in its log)."""
+        if not self._ready.wait(timeout=timeout):
+            self.process.kill()
+            raise RuntimeError(f"worker {self.name} did not start:\n" + "".join(self.log))
+        return self
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            if f"{self.name}@" in line and " ready." in line:
+                self._ready.set()
+
+    def ran(self, run_id: object, kind: str = "run") -> bool:
+        """Whether this worker started a ``kind`` job of ``run_id``."""
+        needle = f"run {run_id}: {kind} job on {self.name}@"
+        return any(needle in line for line in list(self.log))
+
+    def stop(self, *, kill: bool = False) -> None:
+        """SIGTERM (Celery's warm shutdown) and wait; SIGKILL if it lingers, or at once."""
+        if self.process.poll() is None:
+            self.process.kill() if kill else self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)

@@ -61,3 +61,28 @@ def test_the_rule_sees_an_import_when_there_is_one(tmp_path):
 def test_every_app_is_checked():
     for app in ("accounts", "workspaces", "oauth_device"):
         assert len(_sources(app)) > 5
+
+
+def test_the_run_layer_never_imports_the_forms():
+    """Issue 17: forms → runs, one way; the run job reaches human input only through the hook
+    in ``apps_runtime.runs.pausing``, and ``forms.services`` does not import ``forms.runflow``."""
+    runs = [p for p in _sources(f"{RUNTIME}/runs") if "tests" not in p.parts]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in runs
+        for line, module in _imports(path)
+        if module.startswith(f"{RUNTIME}.forms")
+    ]
+    services = ROOT / RUNTIME / "forms" / "services.py"
+    tree = ast.parse(services.read_text(encoding="utf-8"))
+    offenders += [
+        f"forms/services.py:{node.lineno} imports runflow"
+        for node in ast.walk(tree)
+        if (
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            and any("runflow" in alias.name for alias in node.names)
+        )
+        or (isinstance(node, ast.ImportFrom) and "runflow" in (node.module or ""))
+    ]
+    assert len(runs) > 10
+    assert offenders == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import free_port, serve_prod
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,8 @@ def _wait_for(url: str, deadline: float) -> httpx.Response:
 
 
 def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
+    # Embedded (SQLite, no Redis): jobs can only run in the server processes, and start-up says
+    # so (issue 17); with PostgreSQL and Redis serve-prod starts Celery workers for them.
     wsgi_port, asgi_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -35,17 +37,11 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
         "SERVE_ASGI_PORT": str(asgi_port),
         "SERVE_WSGI_WORKERS": "1",
         "LOG_LEVEL": "ERROR",
+        "RUN_EXECUTOR": "thread",
     }
     for name in ("DATABASE_URL", "REDIS_URL", "TESTING"):
         env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "config.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = serve_prod(env)
     try:
         deadline = time.monotonic() + 60
         wsgi = _wait_for(f"http://127.0.0.1:{wsgi_port}/openapi/v1/_health", deadline)
@@ -56,7 +52,10 @@ def test_serve_prod_runs_wsgi_and_asgi_and_stops_both(tmp_path):
         assert "daphne" in asgi.headers.get("server", "").lower()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
-        assert code == 0, (code, proc.stdout.read().decode()[-3000:])
+        output = proc.stdout.read()
+        assert code == 0, (code, output[-3000:])
+        assert "warning: RUN_EXECUTOR=thread under make serve-prod" in output
+        assert "warning: RUN_EXECUTOR=thread under gunicorn" in output
         for port in (wsgi_port, asgi_port):
             try:
                 httpx.get(f"http://127.0.0.1:{port}/openapi/v1/_health", timeout=2)

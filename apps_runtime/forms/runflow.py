@@ -1,11 +1,14 @@
-"""Where forms meet runs (flows §6).
+"""Where forms meet runs (flows §6). The dependency runs one way: forms → runs
+(docs/decisions/17-celery.md). The run layer reaches this module only through the hooks
+registered in ``apps_runtime.runs.pausing`` (:data:`PAUSE_HOOKS`, from ``AppConfig.ready()``):
 
 - The run job, on a paused outcome, calls :func:`pause_events` inside the transaction that marks
   the run paused: the form is created with it, and the returned ``human_input_required`` +
   ``workflow_paused`` events are appended after commit.
-- Closing a form (answer or timeout) calls :func:`run_resume` inside the form's transaction: the
-  run gets its resume input; after commit the resumption ``workflow_started`` is appended and the
-  resume job submitted — both before the submit's ``{}`` goes out (decisions §6).
+- Closing a form (answer or timeout, ``forms.services``) hands the answer to the run with
+  ``runs.services.run_resume_request`` inside the form's transaction; after commit the resumption
+  ``workflow_started`` is appended and the resume job submitted through the executor, before the
+  submit's ``{}`` goes out (decisions §6).
 - The resume job calls :func:`resume_event` for the ``human_input_form_filled`` /
   ``human_input_form_timeout`` event it publishes before the engine continues.
 """
@@ -16,15 +19,16 @@ import logging
 import uuid
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor
-from apps_runtime.forms.errors import form_expired_error
 from apps_runtime.forms.fields import content_with_answers, value_text
 from apps_runtime.forms.models import HumanInputForm
+from apps_runtime.forms.services import form_create, forms_cancel_for_run
 from apps_runtime.runs import wire
 from apps_runtime.runs.models import Run
+from apps_runtime.runs.pausing import PauseHooks
+from apps_runtime.runs.services import run_fail
 
 logger = logging.getLogger("difyapi.forms")
 
@@ -35,8 +39,6 @@ CHANNEL_NAMES = {"webapp": "web_app", "email": "email"}
 def pause_events(run: Run, pause: Any) -> list[dict[str, Any]]:
     """Create the form of ``pause`` (inside the caller's transaction) and return the pause
     events: ``human_input_required`` then ``workflow_paused`` (contract §6.2)."""
-    from apps_runtime.forms.services import form_create
-
     defaults = {
         str(field["output_variable_name"]): value_text(resolved_default(field))
         for field in pause.inputs or []
@@ -99,45 +101,6 @@ def resolved_default(field: dict[str, Any]) -> Any:
     return None
 
 
-def run_resume(form: HumanInputForm, *, timed_out: bool) -> None:
-    """Inside the transaction that closed ``form``: give its paused run the resume input, and
-    after commit append the resumption ``workflow_started`` and submit the resume job.
-
-    A run that is no longer paused (failed from the admin, stopped) cannot take an answer: the
-    submission is refused as expired; a timeout just closes the form.
-    """
-    run = Run.objects.select_for_update().filter(pk=form.run_id).first()
-    if run is None or run.status != Run.Status.PAUSED or run.resume_input is not None:
-        if timed_out:
-            return
-        raise form_expired_error()
-    run.resume_input = {
-        "node_id": form.node_id,
-        "action_id": "" if timed_out else form.action_id,
-        "values": {} if timed_out else dict(form.values),
-        "timed_out": timed_out,
-    }
-    run.resume_requested_at = timezone.now()
-    run.save(update_fields=["resume_input", "resume_requested_at"])
-    run_id = run.pk
-    transaction.on_commit(lambda: _resume_submit(run_id))
-
-
-def _resume_submit(run_id: uuid.UUID) -> None:
-    from apps_runtime.events import event_log
-    from apps_runtime.runs.executor import ExecutorFull, get_executor
-
-    run = Run.objects.select_related("app", "message").get(pk=run_id)
-    ids = wire.RunIds.of(run)
-    event_log().append(ids.task_id, ids.stamp(wire.workflow_started(run, reason="resumption")))
-    try:
-        get_executor().submit("resume", run_id)
-    except ExecutorFull:
-        # The answer is saved on the run; housekeeping submits the job again (runs_resume_retry)
-        # and the run's stream shows nothing more until then. Log loudly: capacity is short.
-        logger.error("run %s: no executor capacity for the resume job; retried later", run_id)
-
-
 def resume_event(run: Run, resume: Any) -> dict[str, Any]:
     """The event a resume job publishes first: the form's answer, or its timeout."""
     form = (
@@ -177,9 +140,6 @@ def resume_event(run: Run, resume: Any) -> dict[str, Any]:
 def run_fail_paused(run_id: uuid.UUID, *, reason: str, actor: Actor) -> bool:
     """Fail a paused run (the admin's action): its waiting forms are cancelled, attached
     clients get the terminal events. False if it was not paused."""
-    from apps_runtime.forms.services import forms_cancel_for_run
-    from apps_runtime.runs.services import run_fail
-
     run = Run.objects.filter(pk=run_id, status=Run.Status.PAUSED).first()
     if run is None:
         return False
@@ -187,3 +147,6 @@ def run_fail_paused(run_id: uuid.UUID, *, reason: str, actor: Actor) -> bool:
         return False
     forms_cancel_for_run(run_id, reason=reason, actor=actor)
     return True
+
+
+PAUSE_HOOKS = PauseHooks(pause_events=pause_events, resume_event=resume_event)

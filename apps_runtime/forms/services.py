@@ -1,8 +1,8 @@
 """Writes of human-input forms: create, submit, expire (one transaction and one audit record each).
 
-Submitting or expiring a form hands the answer to the run (``runflow.run_resume``) inside the same
-transaction, so the form is closed and the run marked resuming together; the resume job starts
-only after commit.
+Submitting or expiring a form hands the answer to the run (``runs.services.run_resume_request``)
+inside the same transaction, so the form is closed and the run marked resuming together; the
+resume job is submitted only after commit. This module imports nothing of ``forms.runflow``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Account
-from apps_runtime.forms import delivery, runflow
+from apps_runtime.forms import delivery
 from apps_runtime.forms.errors import form_expired_error, form_submitted_error
 from apps_runtime.forms.fields import submission_clean
 from apps_runtime.forms.models import HumanInputForm
 from apps_runtime.forms.tokens import token_digest, token_mint
+from apps_runtime.runs.services import run_resume_request
 
 logger = logging.getLogger("difyapi.forms")
 
@@ -141,7 +142,7 @@ def form_submit(
                 action_id=action,
                 via=via,
             )
-            runflow.run_resume(form, timed_out=False)
+            _resume_run(form, timed_out=False)
     if expired:
         raise form_expired_error()
     return form
@@ -185,7 +186,23 @@ def _expire_locked(form: HumanInputForm, status: str) -> None:
         status=status,
         expires_at=form.expiration_time(),
     )
-    runflow.run_resume(form, timed_out=True)
+    _resume_run(form, timed_out=True)
+
+
+def _resume_run(form: HumanInputForm, *, timed_out: bool) -> None:
+    """Inside the transaction that closed ``form``: hand its answer (or timeout) to the paused run.
+
+    A run that is no longer paused (failed from the admin, stopped) cannot take an answer: the
+    submission is refused as expired; a timeout just closes the form.
+    """
+    resume_input = {
+        "node_id": form.node_id,
+        "action_id": "" if timed_out else form.action_id,
+        "values": {} if timed_out else dict(form.values),
+        "timed_out": timed_out,
+    }
+    if not run_resume_request(form.run_id, resume_input) and not timed_out:
+        raise form_expired_error()
 
 
 def form_close_if_unanswerable(form: HumanInputForm) -> bool:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
 from accounts.audit import Actor
@@ -54,6 +57,34 @@ class RunAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
     date_hierarchy = "created_at"
     list_select_related = ("app",)
     inlines = (MessageInline, NodeExecutionInline)
+    change_list_template = "admin/apps_runtime/run/change_list.html"
+
+    # -- the run workers (issue 17): who answers, what each executes, the queue ----------------
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path(
+                "workers/",
+                self.admin_site.admin_view(self.workers_view),
+                name="apps_runtime_run_workers",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def workers_view(self, request: HttpRequest) -> HttpResponse:
+        from apps_runtime.runs.workers import workers_report
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Run workers",
+            "report": workers_report(),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/apps_runtime/run/workers.html", context)
+
     fields = (
         "id",
         "workflow_run_id",

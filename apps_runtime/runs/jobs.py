@@ -20,6 +20,7 @@ from apps_runtime.models import AppMode
 from apps_runtime.runs import wire
 from apps_runtime.runs.host import RunHost
 from apps_runtime.runs.models import Run
+from apps_runtime.runs.pausing import pause_hooks
 from apps_runtime.runs.services import (
     conversation_variable_defaults,
     conversation_variables_save,
@@ -161,9 +162,7 @@ def _resume(run_id: uuid.UUID) -> None:
     state = run.state or {}
     Run.objects.filter(pk=run_id).update(resume_input=None)
     host = RunHost(run)
-    from apps_runtime.forms.runflow import resume_event
-
-    host.publish(resume_event(run, resume))
+    host.publish(pause_hooks().resume_event(run, resume))
     connection.close()
     graph = run.workflow_version.graph if run.workflow_version else {}
     outcome = engine.resume_workflow(graph, state=state, resume=resume, host=host)
@@ -202,8 +201,6 @@ def _record(run: Run, outcome: Any) -> None:
 def _pause(run: Run, outcome: Any, tokens: tuple[int, int, int]) -> None:
     """In one transaction: save the engine's state, create the human-input form, mark the run
     paused (flows §6); then append ``human_input_required`` and ``workflow_paused``."""
-    from apps_runtime.forms.runflow import pause_events
-
     with transaction.atomic():
         Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
             status=Run.Status.PAUSED,
@@ -215,7 +212,7 @@ def _pause(run: Run, outcome: Any, tokens: tuple[int, int, int]) -> None:
             heartbeat_at=None,
         )
         paused = Run.objects.select_related("app", "message").get(pk=run.pk)
-        events = pause_events(paused, outcome.pause)
+        events = pause_hooks().pause_events(paused, outcome.pause)
     host = RunHost(paused)
     for event in events:
         host.publish(event)

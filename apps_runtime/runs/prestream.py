@@ -5,7 +5,7 @@ Each failure raises ``ApiError`` and the consumer answers the JSON envelope. Ord
 429), surface and scope (403), the app (404 for a non-member, 403 service API off), open streams
 per token (429), then per endpoint: the body, mode rules and inputs (422), the app's definition
 (400 ``app_unavailable``), the provider (400 ``provider_not_initialize``), run starts per minute
-(429), the run rows, the job (429 when the executor is full).
+(429), the run rows, the job (429 when the executor is full, 503 when its broker is unreachable).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.engine.nodes import model_node_types
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
-from apps_runtime.runs.executor import ExecutorFull, get_executor
+from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
 from apps_runtime.runs.inputs import MODE_NOT_RUNNABLE, invalid, parse_body, run_request_from_body
 from apps_runtime.runs.models import NodeExecution, Run
 from apps_runtime.runs.selectors import app_get_for_run, run_get_for_subject
@@ -192,6 +192,11 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
         services.run_discard(run)
         raise RateLimited(
             5, hint="the server is busy running other apps; try again shortly"
+        ) from None
+    except ExecutorUnavailable:
+        services.run_discard(run)
+        raise ApiError(
+            503, "runs cannot be queued right now; try again shortly", code="service_unavailable"
         ) from None
     return run
 

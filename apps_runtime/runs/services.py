@@ -265,10 +265,17 @@ STALE_MESSAGE = "the run's server process stopped responding"
 def runs_fail_stale() -> int:
     """Housekeeping: a running run whose heartbeat is older than ``RUN_STALE_SECONDS`` lost its
     process; fail it and tell attached clients (decisions §7)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
-    stale = Run.objects.filter(status=Run.Status.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
-    )
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    lost = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    if settings.RUN_EXECUTOR == "celery":
+        # A job waiting in the broker has no heartbeat until a worker claims its run: a run that
+        # never started is failed only after RUN_START_TIMEOUT_SECONDS.
+        never_started = now - timedelta(seconds=settings.RUN_START_TIMEOUT_SECONDS)
+        lost = (Q(started_at__isnull=False) & lost) | Q(
+            started_at__isnull=True, created_at__lt=never_started
+        )
+    stale = Run.objects.filter(status=Run.Status.RUNNING).filter(lost)
     count = 0
     for run_id in list(stale.values_list("id", flat=True)[:500]):
         if run_finish(
@@ -282,12 +289,42 @@ def runs_fail_stale() -> int:
     return count
 
 
+def run_resume_request(run_id: uuid.UUID, resume_input: dict[str, Any]) -> bool:
+    """Inside the caller's transaction (the one that closed the run's form): give the paused run
+    its resume input; after commit append the resumption ``workflow_started`` and submit the
+    resume job (any worker may take it). False when the run cannot take it (no longer paused, or
+    already answered)."""
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status != Run.Status.PAUSED or run.resume_input is not None:
+        return False
+    run.resume_input = resume_input
+    run.resume_requested_at = timezone.now()
+    run.save(update_fields=["resume_input", "resume_requested_at"])
+    transaction.on_commit(lambda: run_resume_submit(run_id))
+    return True
+
+
+def run_resume_submit(run_id: uuid.UUID) -> None:
+    from apps_runtime.events import event_log
+    from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
+
+    run = Run.objects.select_related("app", "message").get(pk=run_id)
+    ids = wire.RunIds.of(run)
+    event_log().append(ids.task_id, ids.stamp(wire.workflow_started(run, reason="resumption")))
+    try:
+        get_executor().submit("resume", run_id)
+    except (ExecutorFull, ExecutorUnavailable):
+        # The answer is saved on the run; housekeeping submits the job again (runs_resume_retry)
+        # and the run's stream shows nothing more until then. Log loudly: capacity is short.
+        logger.error("run %s: no executor took the resume job; retried later", run_id)
+
+
 def runs_resume_retry() -> int:
     """Housekeeping: a paused run holding an answer whose resume job has not claimed it within
     ``RUN_STALE_SECONDS`` (the executor's queue was full, or the process that took the job died
     before starting it) gets the job submitted again. The job claims the run once, so a second
     submission of a job still waiting does nothing."""
-    from apps_runtime.runs.executor import ExecutorFull, get_executor
+    from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
 
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
@@ -300,8 +337,8 @@ def runs_resume_retry() -> int:
     for run_id in list(waiting.values_list("id", flat=True)[:100]):
         try:
             get_executor().submit("resume", run_id)
-        except ExecutorFull:
-            logger.error("run %s: still no executor capacity for the resume job", run_id)
+        except (ExecutorFull, ExecutorUnavailable):
+            logger.error("run %s: still no executor took the resume job", run_id)
             break
         Run.objects.filter(pk=run_id).update(resume_requested_at=now)
         count += 1

@@ -61,9 +61,29 @@ def test_the_heartbeat_round_refreshes_held_runs_and_reads_stop_flags(acme, alic
 
     held, stopped, other = make(), make(stop_requested_at=timezone.now()), make()
     executor = ThreadExecutor(workers=1, capacity=4, job=lambda kind, run_id: None)
-    executor._held |= {held.id, stopped.id}  # as if submitted and running here
-    executor.beat(executor.held())
+    executor.runs._held |= {held.id, stopped.id}  # as if submitted and running here
+    executor.runs.beat(executor.held())
     held.refresh_from_db()
     other.refresh_from_db()
     assert held.heartbeat_at > old and other.heartbeat_at == old
     assert executor.stop_requested(stopped.id) and not executor.stop_requested(held.id)
+
+
+def test_without_celery_the_workers_command_and_page_say_jobs_run_in_the_servers(
+    superuser_client,
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("workers", stdout=out)  # exit 0: nothing is missing
+    assert "RUN_EXECUTOR=thread: jobs run inside the server processes" in out.getvalue()
+    page = superuser_client.get("/admin/apps_runtime/run/workers/")
+    assert page.status_code == 200
+    assert "jobs run inside the server processes" in page.content.decode()
+
+
+def test_the_workers_page_is_for_staff_only(client, db):
+    response = client.get("/admin/apps_runtime/run/workers/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -45,6 +45,28 @@ def test_a_run_with_a_stale_heartbeat_is_failed_and_its_stream_says_so(
     assert runs_fail_stale() == 0  # once
 
 
+def test_under_celery_a_run_waiting_for_a_worker_is_failed_only_after_the_start_timeout(
+    acme, alice, settings
+):
+    """Issue 17: a job waiting in the broker has no heartbeat; its run (never started) is not
+    lost after RUN_STALE_SECONDS but after RUN_START_TIMEOUT_SECONDS. A started run whose
+    heartbeat stopped is failed as before."""
+    settings.RUN_EXECUTOR = "celery"
+    settings.RUN_STALE_SECONDS = 5
+    settings.RUN_START_TIMEOUT_SECONDS = 60
+    app = make_workflow_app(acme)
+    now = timezone.now()
+    waiting = _run(app, alice)
+    overdue = _run(app, alice)
+    lost = _run(app, alice, started_at=now, heartbeat_at=now - timedelta(seconds=6))
+    Run.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(seconds=30))
+    Run.objects.filter(pk=overdue.pk).update(created_at=now - timedelta(seconds=61))
+
+    assert runs_fail_stale() == 2
+    statuses = dict(Run.objects.values_list("id", "status"))
+    assert statuses == {waiting.id: "running", overdue.id: "failed", lost.id: "failed"}
+
+
 def test_stopping_a_paused_run_ends_it_stopped_with_its_terminal_events(acme, alice):
     app = make_workflow_app(acme, mode=AppMode.ADVANCED_CHAT)
     run = _run(app, alice, status=Run.Status.PAUSED, state={"saved": True})
