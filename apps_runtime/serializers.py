@@ -147,6 +147,11 @@ class AppDescribeInfoSerializer(serializers.Serializer[Any]):
     updated_at = serializers.CharField(allow_null=True)
     service_api_enabled = serializers.BooleanField()
     is_agent = serializers.BooleanField()
+    tool_providers = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="tool providers the app uses: provider_type, provider_id, provider_name, tools,"
+        " available (whether its workspace has it)",
+    )
 
 
 class AppDescribeResponseSerializer(serializers.Serializer[Any]):
@@ -194,6 +199,7 @@ def app_describe_info(
         "updated_at": iso_z(app.updated_at),
         "service_api_enabled": app.enable_api,
         "is_agent": app.mode in (AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT),
+        "tool_providers": describe.app_tool_providers(app),
     }
 
 

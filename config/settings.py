@@ -281,6 +281,12 @@ HTTP_NODE_MAX_TEXT_BYTES = env_int("HTTP_NODE_MAX_TEXT_BYTES", 1024 * 1024, mini
 HTTP_NODE_MAX_BINARY_BYTES = env_int("HTTP_NODE_MAX_BINARY_BYTES", 10 * 1024 * 1024, minimum=1)
 # Certificate checking when a node's ssl_verify is null (false only for private test setups).
 HTTP_NODE_SSL_VERIFY = env_bool("HTTP_NODE_SSL_VERIFY", True)
+# Tools of agents and tool nodes (apps_runtime/tools): every call's overall deadline, the size of
+# what a tool may return (to the model and to the node's outputs), and calls per run.
+TOOL_CALL_DEADLINE_SECONDS = env_int("TOOL_CALL_DEADLINE_SECONDS", 30, minimum=1)
+TOOL_MAX_OUTPUT_BYTES = env_int("TOOL_MAX_OUTPUT_BYTES", 64 * 1024, minimum=1)
+TOOL_MAX_RESPONSE_BYTES = env_int("TOOL_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1)
+TOOL_MAX_CALLS_PER_RUN = env_int("TOOL_MAX_CALLS_PER_RUN", 50, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 # Human-input forms are emailed through Django's email backend (console unless configured); the

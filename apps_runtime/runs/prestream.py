@@ -112,6 +112,21 @@ def check_providers(app: App, workflow: WorkflowVersion | None) -> None:
             raise ApiError(exc.status, exc.message, code=exc.code) from None
 
 
+def check_tool_providers(app: App, workflow: WorkflowVersion | None) -> None:
+    """Every tool provider the app names must exist in its workspace (``app_unavailable``)."""
+    from apps_runtime.tools.registry import missing_providers, tool_entries
+
+    if workflow is not None:
+        entries = tool_entries(graph=workflow.graph or {})
+    else:
+        entries = tool_entries(model_config=app.model_config.config)
+    missing = missing_providers(app.workspace_id, entries)
+    if missing:
+        raise app_unavailable(
+            "the app uses tool providers this workspace does not have: " + ", ".join(missing)
+        )
+
+
 def check_runnable(app: App) -> None:
     if app.mode == AppMode.AGENT_CHAT:
         raise app_unavailable(AGENT_NOT_RUNNABLE)
@@ -156,6 +171,7 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
             )
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")
+    check_tool_providers(app, workflow)
     check_providers(app, workflow)
     ratelimit.enforce(
         "run-start",

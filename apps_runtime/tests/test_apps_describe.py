@@ -94,6 +94,7 @@ def test_describe_everything(client, echo_workflow, acme):
         "updated_at": echo_workflow.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "service_api_enabled": True,
         "is_agent": False,
+        "tool_providers": [],
     }
     assert set(body["parameters"]) == PARAMETER_KEYS
     assert body["input_schema"]["properties"]["inputs"]["required"] == ["x"]

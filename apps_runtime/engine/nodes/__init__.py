@@ -45,5 +45,6 @@ from apps_runtime.engine.nodes import (  # noqa: E402, F401
     llm,
     start,
     template_transform,
+    tool,
     variable_aggregator,
 )
