@@ -48,6 +48,7 @@ class Outcome:
     pause: Pause | None = None
     state: dict[str, Any] | None = None
     exceptions_count: int = 0
+    agent_thoughts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ResumeError(ValueError):

@@ -178,6 +178,7 @@ def _record(run: Run, outcome: Any) -> None:
         answer=outcome.answer if run.mode in wire.MESSAGE_MODES else None,
         usage=tokens,
         total_steps=outcome.total_steps,
+        agent_thoughts=outcome.agent_thoughts or None,
         from_statuses=(Run.Status.RUNNING,),
     )
 

@@ -30,10 +30,9 @@ from config.api.sse import data_frame
 
 APPS_RUN = "apps:run"
 APP_UNAVAILABLE = "app_unavailable"
-AGENT_NOT_RUNNABLE = "agent apps are not runnable yet"
 MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT = "mode_not_supported_for_event_reconnect"
 RUNNABLE_MODES = frozenset(
-    {AppMode.WORKFLOW, AppMode.ADVANCED_CHAT, AppMode.CHAT, AppMode.COMPLETION}
+    {AppMode.WORKFLOW, AppMode.ADVANCED_CHAT, AppMode.CHAT, AppMode.COMPLETION, AppMode.AGENT_CHAT}
 )
 
 
@@ -127,9 +126,18 @@ def check_tool_providers(app: App, workflow: WorkflowVersion | None) -> None:
         )
 
 
+def check_agent_strategy(app: App) -> None:
+    """An agent app runs only with a strategy the engine knows (function calling, ReAct)."""
+    from apps_runtime.engine.agent import strategy_of
+
+    config = app.model_config.config if isinstance(app.model_config.config, dict) else {}
+    agent_mode = config.get("agent_mode") if isinstance(config.get("agent_mode"), dict) else {}
+    strategy = (agent_mode or {}).get("strategy")
+    if strategy_of(strategy) is None:
+        raise app_unavailable(f"the agent strategy {strategy!r} is not runnable on this server")
+
+
 def check_runnable(app: App) -> None:
-    if app.mode == AppMode.AGENT_CHAT:
-        raise app_unavailable(AGENT_NOT_RUNNABLE)
     if app.mode not in RUNNABLE_MODES:
         raise invalid(MODE_NOT_RUNNABLE)
 
@@ -171,6 +179,8 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
             )
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")
+    elif app.mode == AppMode.AGENT_CHAT:
+        check_agent_strategy(app)
     check_tool_providers(app, workflow)
     check_providers(app, workflow)
     ratelimit.enforce(

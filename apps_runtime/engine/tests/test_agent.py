@@ -1,0 +1,280 @@
+"""The agent loop of agent-chat apps: function calling and ReAct, the thoughts it reports, the
+messages it sends, the iteration cap, bad calls becoming observations, memory and stop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from apps_runtime.engine import run_prompt_app
+from apps_runtime.engine.agent import parse_action
+from apps_runtime.engine.tests.enginehost import RecordingHost
+from apps_runtime.providers.types import ToolCall
+from apps_runtime.tools.registry import BoundTool
+from apps_runtime.tools.types import ToolOutput, ToolSpec
+
+WEATHER = ToolSpec(
+    name="weather",
+    label="Weather",
+    description="Weather in a city.",
+    parameters={
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
+    provider="meteo",
+)
+
+
+def weather_tool(calls: list[Any]) -> BoundTool:
+    def call(arguments: dict[str, Any], deadline: float, stop: Any) -> ToolOutput:
+        calls.append(arguments)
+        return ToolOutput(text=f"sunny in {arguments['city']}")
+
+    return BoundTool(spec=WEATHER, provider_label="meteo", call=call)
+
+
+def config(strategy: str = "function_call", max_iteration: int = 3) -> dict[str, Any]:
+    return {
+        "pre_prompt": "You are a weather bot.",
+        "model": {"provider": "openai", "name": "gpt-4o", "mode": "chat", "completion_params": {}},
+        "agent_mode": {
+            "enabled": True,
+            "strategy": strategy,
+            "max_iteration": max_iteration,
+            "tools": [
+                {
+                    "enabled": True,
+                    "provider_type": "api",
+                    "provider_id": "x",
+                    "provider_name": "meteo",
+                    "tool_name": "weather",
+                    "tool_parameters": {},
+                }
+            ],
+        },
+    }
+
+
+def agent(
+    replies: list[Any], strategy: str = "function_call", max_iteration: int = 3, **host_fields: Any
+):
+    calls: list[Any] = []
+    host = RecordingHost(replies=replies, **host_fields)
+    host.tools["weather"] = weather_tool(calls)
+    outcome = run_prompt_app(
+        config(strategy, max_iteration),
+        mode="agent-chat",
+        inputs={},
+        query="Weather in Oslo?",
+        host=host,
+    )
+    return outcome, host, calls
+
+
+def thoughts(host: RecordingHost) -> list[dict[str, Any]]:
+    return [
+        {k: e[k] for k in ("id", "position", "thought", "tool", "tool_input", "observation")}
+        for e in host.named("agent_thought")
+    ]
+
+
+def answer(host: RecordingHost) -> str:
+    return "".join(e["answer"] for e in host.named("agent_message"))
+
+
+def test_function_calling_offers_the_tools_calls_them_and_answers():
+    outcome, host, calls = agent(
+        [[ToolCall("call_1", "weather", '{"city": "Oslo"}')], ["It is ", "sunny."]]
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert calls == [{"city": "Oslo"}]
+    first, second = host.calls
+    assert first.tools == [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "description": "Weather in a city.",
+                "parameters": WEATHER.parameters,
+            },
+        }
+    ]
+    assert first.messages == [
+        {"role": "system", "content": "You are a weather bot."},
+        {"role": "user", "content": "Weather in Oslo?"},
+    ]
+    assert second.messages[2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny in Oslo"},
+    ]
+    decided, observed = thoughts(host)
+    assert decided["id"] == observed["id"] and decided["position"] == observed["position"] == 1
+    assert decided["tool"] == "weather" and json.loads(decided["tool_input"]) == {
+        "weather": {"city": "Oslo"}
+    }
+    assert decided["observation"] == ""
+    assert json.loads(observed["observation"]) == {"weather": "sunny in Oslo"}
+    names = [e["event"] for e in host.events]
+    assert names == ["agent_thought", "agent_thought", "agent_message", "agent_message"]
+    assert answer(host) == outcome.answer == "It is sunny."
+    assert outcome.agent_thoughts[0]["calls"][0]["observation"] == "sunny in Oslo"
+    assert host.named("agent_thought")[0]["tool_labels"] == {
+        "weather": {"en_US": "Weather", "zh_Hans": "Weather"}
+    }
+
+
+def test_a_model_that_loops_past_max_iteration_is_asked_once_more_without_tools():
+    loop = [ToolCall(f"c{i}", "weather", '{"city": "Oslo"}') for i in range(5)]
+    outcome, host, calls = agent([[loop[0]], [loop[1]], ["Enough: sunny."]], max_iteration=2)
+    assert outcome.status == "succeeded"
+    assert len(calls) == 2
+    assert [bool(c.tools) for c in host.calls] == [True, True, False]
+    assert answer(host) == "Enough: sunny."
+    assert [t["position"] for t in thoughts(host)] == [1, 1, 2, 2]
+
+
+@pytest.mark.parametrize(
+    ("call", "observation"),
+    [
+        (ToolCall("c1", "forecast", "{}"), "Error: there is no tool named 'forecast'"),
+        (ToolCall("c1", "weather", '{"city": 5}'), "city: 5 is not of type 'string'"),
+        (ToolCall("c1", "weather", '{"days": 2}'), "'city' is a required property"),
+        (ToolCall("c1", "weather", '{"city": "Oslo"'), "are not valid JSON"),
+    ],
+)
+def test_bad_calls_become_observations_the_model_reads(call, observation):
+    outcome, host, calls = agent([[call], ["Sorry."]])
+    assert outcome.status == "succeeded"
+    assert calls == []
+    tool_message = host.calls[1].messages[-1]
+    assert tool_message["role"] == "tool" and observation in tool_message["content"]
+    assert answer(host) == "Sorry."
+
+
+def test_react_parses_the_action_calls_the_tool_and_streams_the_final_answer():
+    outcome, host, calls = agent(
+        [
+            [
+                "Thought: I need the weather.\nAction:\n```json\n",
+                '{"action": "weather", "action_input": {"city": "Oslo"}}\n```',
+            ],
+            ["Thought: I know it.\nFinal ", "Answer: Sunny ", "in Oslo."],
+        ],
+        strategy="react",
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert calls == [{"city": "Oslo"}]
+    first, second = host.calls
+    assert first.tools is None and "Observation:" in first.params["stop"]
+    system = first.messages[0]["content"]
+    assert system.startswith("You are a weather bot.\n\nYou can use these tools")
+    assert json.dumps(WEATHER.parameters) in system
+    assert second.messages[-2:] == [
+        {
+            "role": "assistant",
+            "content": "Thought: I need the weather.\nAction:\n```json\n"
+            '{"action": "weather", "action_input": {"city": "Oslo"}}\n```',
+        },
+        {"role": "user", "content": "Observation: sunny in Oslo"},
+    ]
+    decided, observed = thoughts(host)
+    assert decided["thought"] == "I need the weather." and decided["tool"] == "weather"
+    assert json.loads(observed["observation"]) == {"weather": "sunny in Oslo"}
+    assert [e["answer"] for e in host.named("agent_message")] == ["Sunny ", "in Oslo."]
+    assert outcome.answer == "Sunny in Oslo."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'Action: {"action": "weather", "action_input": {"city": "A"}}',
+            ("weather", {"city": "A"}),
+        ),
+        ('Action: weather\nAction Input: {"city": "B"}', ("weather", {"city": "B"})),
+        (
+            'Action:\n```\n{"action": "weather", "action_input": "{\\"city\\": \\"C\\"}"}\n```',
+            ("weather", {"city": "C"}),
+        ),
+        (
+            "Action: {'action': 'weather', 'action_input': {'city': 'D',}}",
+            ("weather", {"city": "D"}),
+        ),
+        ("Just an answer without any tool.", None),
+        ("Action: ```json\nnot json at all\n```", None),
+    ],
+)
+def test_the_react_parser_is_defensive(text, expected):
+    assert parse_action(text) == expected
+
+
+def test_a_react_reply_without_marker_or_action_is_the_answer():
+    outcome, _host, calls = agent([["Thought: easy.\nIt is sunny."]], strategy="cot")
+    assert calls == [] and outcome.answer == "easy.\nIt is sunny."
+
+
+def test_earlier_thoughts_are_part_of_the_memory():
+    earlier = [
+        (
+            "Weather in Rome?",
+            "Sunny in Rome.",
+            [
+                {
+                    "thought": "",
+                    "calls": [
+                        {
+                            "id": "call_9",
+                            "name": "weather",
+                            "arguments": '{"city": "Rome"}',
+                            "observation": "sunny in Rome",
+                        }
+                    ],
+                }
+            ],
+        )
+    ]
+    _outcome, host, _calls = agent([["Still sunny."]], thought_turns=earlier)
+    assert host.calls[0].messages == [
+        {"role": "system", "content": "You are a weather bot."},
+        {"role": "user", "content": "Weather in Rome?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_9",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": '{"city": "Rome"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_9", "content": "sunny in Rome"},
+        {"role": "assistant", "content": "Sunny in Rome."},
+        {"role": "user", "content": "Weather in Oslo?"},
+    ]
+
+
+def test_a_stop_between_steps_ends_the_loop_with_what_was_done():
+    def stop_after_first_thought(host: RecordingHost) -> bool:
+        return len(host.named("agent_thought")) >= 2
+
+    outcome, host, calls = agent(
+        [[ToolCall("c1", "weather", '{"city": "Oslo"}')], ["never"]],
+        stop_when=stop_after_first_thought,
+    )
+    assert outcome.status == "stopped"
+    assert len(host.calls) == 1 and calls == [{"city": "Oslo"}]
+    assert len(outcome.agent_thoughts) == 1
