@@ -88,7 +88,7 @@ class ToolProviderForm(forms.ModelForm):  # type: ignore[type-arg]
                 setattr(provider, key, data[key])
         # The checks of the save service (schema, address) run here so the form shows them.
         try:
-            tool_provider_prepare(provider)
+            tool_provider_prepare(provider, headers=data.get("new_headers"))
         except ToolProviderInvalid as exc:
             raise forms.ValidationError(str(exc)) from None
         return data

@@ -143,6 +143,17 @@ def _caller(provider: ToolProvider, tool: Mapping[str, Any]) -> Caller:
             )
 
         return call_api
+    if provider.kind == ToolProvider.Kind.MCP:
+        from apps_runtime.tools import mcp
+
+        url, headers, name = provider.server_url, mcp.provider_headers(provider), str(tool["name"])
+
+        def call_mcp(
+            arguments: dict[str, Any], deadline: float, stop: Callable[[], bool] | None
+        ) -> ToolOutput:
+            return mcp.call(url, headers, name, arguments, deadline=deadline, should_stop=stop)
+
+        return call_mcp
     raise ToolUnavailable(f"tool providers of kind {provider.kind!r} cannot be called yet")
 
 

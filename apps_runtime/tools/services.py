@@ -39,13 +39,21 @@ def _prepare_api(provider: ToolProvider) -> None:
     provider.tools_refreshed_at = timezone.now()
 
 
-def tool_provider_prepare(provider: ToolProvider) -> None:
-    """Check ``provider`` and fill in its tool list (no write); ``ToolProviderInvalid``."""
+def tool_provider_prepare(provider: ToolProvider, *, headers: dict[str, str] | None = None) -> None:
+    """Check ``provider`` and fill in its tool list (no write); ``ToolProviderInvalid``.
+    ``headers``: MCP headers about to be stored (``None``: the stored ones)."""
     provider.name = provider.name.strip()
     if not provider.name:
         raise ToolProviderInvalid("a provider needs a name")
     if provider.kind == ToolProvider.Kind.API:
         _prepare_api(provider)
+    elif provider.kind == ToolProvider.Kind.MCP:
+        from apps_runtime.tools.mcp import prepare_mcp
+
+        try:
+            prepare_mcp(provider, headers)
+        except ToolError as exc:
+            raise ToolProviderInvalid(exc.message) from None
     else:
         raise ToolProviderInvalid(f"{provider.get_kind_display()} providers are not supported yet")
 
@@ -61,7 +69,7 @@ def tool_provider_save(
     """Create or update ``provider`` after checking it (``ToolProviderInvalid``). ``secret``:
     a new API key (api) ; ``headers``: new request headers (mcp); ``None`` keeps what is stored."""
     created = provider._state.adding
-    tool_provider_prepare(provider)
+    tool_provider_prepare(provider, headers=headers)
     changed = False
     if clear_secret:
         changed = bool(provider.credentials)
