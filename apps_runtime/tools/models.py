@@ -32,7 +32,10 @@ class ToolProvider(models.Model):
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(
-        max_length=255, help_text="The provider name DSLs use (their provider_name)."
+        max_length=255,
+        blank=True,
+        help_text="The provider name DSLs use (their provider_name); for a workflow, its tool "
+        "name (default: the app's name).",
     )
     provider_id = models.CharField(
         max_length=255,

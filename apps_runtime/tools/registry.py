@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from apps_runtime.tools import builtin_time
 from apps_runtime.tools.models import ToolProvider
-from apps_runtime.tools.types import ToolOutput, ToolSpec, ToolUnavailable
+from apps_runtime.tools.types import ToolError, ToolOutput, ToolSpec, ToolUnavailable
 
 # Tool plugins served in-tree (``plugin_id`` form), satisfied without a provider row.
 IN_TREE_TOOL_PLUGINS = frozenset({"langgenius/time"})
@@ -154,6 +154,13 @@ def _caller(provider: ToolProvider, tool: Mapping[str, Any]) -> Caller:
             return mcp.call(url, headers, name, arguments, deadline=deadline, should_stop=stop)
 
         return call_mcp
+    if provider.kind == ToolProvider.Kind.WORKFLOW:
+        from apps_runtime.tools import workflow
+
+        try:
+            return workflow.caller(provider)
+        except ToolError as exc:
+            raise ToolUnavailable(exc.message) from None
     raise ToolUnavailable(f"tool providers of kind {provider.kind!r} cannot be called yet")
 
 

@@ -43,6 +43,8 @@ def tool_provider_prepare(provider: ToolProvider, *, headers: dict[str, str] | N
     """Check ``provider`` and fill in its tool list (no write); ``ToolProviderInvalid``.
     ``headers``: MCP headers about to be stored (``None``: the stored ones)."""
     provider.name = provider.name.strip()
+    if not provider.name and provider.kind == ToolProvider.Kind.WORKFLOW and provider.workflow_app:
+        provider.name = provider.workflow_app.name
     if not provider.name:
         raise ToolProviderInvalid("a provider needs a name")
     if provider.kind == ToolProvider.Kind.API:
@@ -52,6 +54,13 @@ def tool_provider_prepare(provider: ToolProvider, *, headers: dict[str, str] | N
 
         try:
             prepare_mcp(provider, headers)
+        except ToolError as exc:
+            raise ToolProviderInvalid(exc.message) from None
+    elif provider.kind == ToolProvider.Kind.WORKFLOW:
+        from apps_runtime.tools.workflow import prepare_workflow
+
+        try:
+            prepare_workflow(provider)
         except ToolError as exc:
             raise ToolProviderInvalid(exc.message) from None
     else:
