@@ -105,21 +105,29 @@ def app_import_parsed(
 
 
 def tool_provider_warnings(workspace_id: Any, parsed: ParsedDsl) -> list[str]:
-    """A warning naming the tool providers the DSL uses that the workspace does not have."""
+    """Warnings naming the tool providers the DSL uses that the workspace does not have, and
+    the agent strategies this server cannot run."""
+    from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
     from apps_runtime.tools.registry import missing_providers, tool_entries
 
-    entries = tool_entries(
-        graph=parsed.workflow.graph if parsed.workflow is not None else None,
-        model_config=parsed.model_config,
-    )
+    graph = parsed.workflow.graph if parsed.workflow is not None else None
+    entries = tool_entries(graph=graph, model_config=parsed.model_config)
+    warnings: list[str] = []
     missing = missing_providers(workspace_id, entries)
-    if not missing:
-        return []
-    return [
-        "the workspace has no tool provider(s) "
-        + ", ".join(missing)
-        + "; runs of this app answer app_unavailable until they are added in the admin"
-    ]
+    if missing:
+        warnings.append(
+            "the workspace has no tool provider(s) "
+            + ", ".join(missing)
+            + "; runs of this app answer app_unavailable until they are added in the admin"
+        )
+    strategies = unrunnable_agent_strategies(graph or {})
+    if strategies:
+        warnings.append(
+            "the engine cannot run agent strategy(ies) "
+            + ", ".join(strategies)
+            + "; runs of this app answer app_unavailable"
+        )
+    return warnings
 
 
 def app_overwrite_parsed(

@@ -17,6 +17,7 @@ from django.db import connection
 
 from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
 from apps_runtime.dsl import app_unsupported_node_types
+from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
 from apps_runtime.runs.executor import ExecutorFull, get_executor
@@ -176,6 +177,11 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
         if unsupported:
             raise app_unavailable(
                 "the app uses node types this server cannot run: " + ", ".join(unsupported)
+            )
+        strategies = unrunnable_agent_strategies(workflow.graph or {})
+        if strategies:
+            raise app_unavailable(
+                "the app uses agent strategies this server cannot run: " + ", ".join(strategies)
             )
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")

@@ -24,6 +24,7 @@ WORKFLOW_EVENTS = frozenset(
         "node_started",
         "node_finished",
         "node_retry",
+        "agent_log",
         "text_chunk",
         "workflow_finished",
         "human_input_required",

@@ -197,13 +197,13 @@ def test_unrunnable_node_types_are_warned_and_listed():
     nodes = doc["workflow"]["graph"]["nodes"]
     nodes += [
         {"id": "c", "data": {"type": "code"}},
-        {"id": "t", "data": {"type": "tool"}},
+        {"id": "t", "data": {"type": "datasource"}},
         {"id": "c2", "data": {"type": "code"}},
     ]
     parsed = parse(doc)
-    assert parsed.unsupported_node_types == ["code", "tool"]
+    assert parsed.unsupported_node_types == ["code", "datasource"]
     assert parsed.warnings == [
-        "the engine cannot run node type(s) code, tool; runs of this app answer app_unavailable "
+        "the engine cannot run node type(s) code, datasource; runs of this app answer app_unavailable "
         "until it can"
     ]
 
@@ -213,12 +213,10 @@ def test_runnable_node_types_raise_no_warning():
     assert unsupported_node_types(graph) == []
     for kind in (
         "code",
-        "tool",
         "knowledge-retrieval",
         "question-classifier",
         "iteration",
         "loop",
-        "agent",
         "parameter-extractor",
         "document-extractor",
         "list-operator",
@@ -310,5 +308,6 @@ def test_the_registry_is_what_can_run():
 
     expected = {"start", "end", "answer", "llm", "template-transform", "if-else"}
     expected |= {"variable-aggregator", "variable-assigner", "http-request", "human-input"}
+    expected |= {"tool", "agent"}
     assert runnable_node_types() == expected
     assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())

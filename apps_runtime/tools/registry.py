@@ -15,7 +15,13 @@ from django.db.models import Q
 
 from apps_runtime.tools import builtin_time
 from apps_runtime.tools.models import ToolProvider
-from apps_runtime.tools.types import ToolError, ToolOutput, ToolSpec, ToolUnavailable
+from apps_runtime.tools.types import (
+    ToolError,
+    ToolOutput,
+    ToolSpec,
+    ToolUnavailable,
+    agent_tool_entry,
+)
 
 # Tool plugins served in-tree (``plugin_id`` form), satisfied without a provider row.
 IN_TREE_TOOL_PLUGINS = frozenset({"langgenius/time"})
@@ -175,7 +181,9 @@ def _agent_node_tools(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     parameters = data.get("agent_parameters")
     tools = parameters.get("tools") if isinstance(parameters, dict) else None
     value = tools.get("value") if isinstance(tools, dict) else tools
-    return [t for t in value or [] if isinstance(t, dict) and t.get("enabled", True)]
+    return [
+        agent_tool_entry(t) for t in value or [] if isinstance(t, dict) and t.get("enabled", True)
+    ]
 
 
 def graph_tool_entries(graph: Mapping[str, Any]) -> list[dict[str, Any]]:

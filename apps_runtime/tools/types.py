@@ -58,3 +58,14 @@ def openai_function(spec: ToolSpec) -> dict[str, Any]:
             "parameters": spec.parameters,
         },
     }
+
+
+def agent_tool_entry(tool: Any) -> dict[str, Any]:
+    """An agent node's tool (``agent_parameters.tools``) in the shape of a tool node's entry:
+    its provider type is under ``type`` there."""
+    return {
+        "provider_type": tool.get("provider_type") or tool.get("type") or "",
+        "provider_id": tool.get("provider_id") or "",
+        "provider_name": tool.get("provider_name") or "",
+        "tool_name": tool.get("tool_name") or "",
+    }

@@ -37,6 +37,7 @@ def node_class(type_name: str) -> type[Node] | None:
 
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
+    agent,
     answer,
     end,
     http_request,

@@ -278,3 +278,102 @@ def test_a_stop_between_steps_ends_the_loop_with_what_was_done():
     assert outcome.status == "stopped"
     assert len(host.calls) == 1 and calls == [{"city": "Oslo"}]
     assert len(outcome.agent_thoughts) == 1
+
+
+# -- agent nodes in workflows -------------------------------------------------------------------
+
+
+def agent_node(strategy: str = "function_calling", **parameters: Any) -> dict[str, Any]:
+    from apps_runtime.engine.tests.enginehost import node
+
+    return node(
+        "agent",
+        "agent",
+        agent_strategy_provider_name="langgenius/agent/agent",
+        agent_strategy_name=strategy,
+        agent_parameters={
+            "model": {
+                "type": "constant",
+                "value": {
+                    "provider": "langgenius/openai/openai",
+                    "model": "gpt-4o",
+                    "mode": "chat",
+                    "completion_params": {"temperature": "0.2"},
+                },
+            },
+            "tools": {
+                "type": "constant",
+                "value": [
+                    {
+                        "enabled": True,
+                        "type": "api",
+                        "provider_name": "meteo",
+                        "tool_name": "weather",
+                    }
+                ],
+            },
+            "instruction": {"type": "constant", "value": "Answer about {{#start.place#}}."},
+            "query": {"type": "constant", "value": "{{#sys.query#}}"},
+            "maximum_iterations": {"type": "constant", "value": 2},
+            **parameters,
+        },
+    )
+
+
+def run_agent_graph(replies: list[Any], strategy: str = "function_calling"):
+    from apps_runtime.engine import run_workflow
+    from apps_runtime.engine.tests.enginehost import edge, graph, node
+
+    calls: list[Any] = []
+    host = RecordingHost(replies=replies)
+    host.tools["weather"] = weather_tool(calls)
+    start = node(
+        "start", "start", variables=[{"variable": "place", "label": "place", "type": "text-input"}]
+    )
+    reply = node("answer", "answer", answer="{{#agent.text#}}")
+    outcome = run_workflow(
+        graph(
+            [start, agent_node(strategy), reply], [edge("start", "agent"), edge("agent", "answer")]
+        ),
+        mode="advanced-chat",
+        inputs={"place": "Norway"},
+        system={"query": "Weather in Oslo?"},
+        environment={},
+        conversation={},
+        host=host,
+    )
+    return outcome, host, calls
+
+
+def test_an_agent_node_runs_the_function_calling_loop_and_streams_its_answer():
+    outcome, host, calls = run_agent_graph(
+        [[ToolCall("call_1", "weather", '{"city": "Oslo"}')], ["Sunny ", "there."]]
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert calls == [{"city": "Oslo"}]
+    first = host.calls[0]
+    assert first.provider == "langgenius/openai/openai" and first.model == "gpt-4o"
+    assert first.params == {"temperature": 0.2}
+    assert first.messages == [
+        {"role": "system", "content": "Answer about Norway."},
+        {"role": "user", "content": "Weather in Oslo?"},
+    ]
+    assert first.tools[0]["function"]["name"] == "weather"
+    logs = host.named("agent_log")
+    assert [log["data"]["status"] for log in logs] == ["start", "success"]
+    assert logs[0]["data"]["id"] == logs[1]["data"]["id"] and logs[0]["data"]["label"] == "weather"
+    assert [e["answer"] for e in host.named("message")] == ["Sunny ", "there."]
+    assert host.finished()["agent"]["outputs"]["text"] == "Sunny there."
+
+
+def test_an_agent_node_runs_react_too():
+    outcome, host, calls = run_agent_graph(
+        [
+            ['Action: {"action": "weather", "action_input": {"city": "Oslo"}}'],
+            ["Final Answer: Sunny."],
+        ],
+        strategy="ReAct",
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert calls == [{"city": "Oslo"}]
+    assert host.answer() == "Sunny."

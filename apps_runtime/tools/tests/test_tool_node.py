@@ -235,3 +235,26 @@ def test_a_failing_api_tool_fails_the_node_and_the_run(acme, alice, token, pets)
     assert response.names[-2:] == ["workflow_finished", "error"]
     assert response.events[-2]["data"]["status"] == "failed"
     assert "HTTP 500: boom" in response.events[-1]["message"]
+
+
+@pytest.mark.django_db
+def test_an_agent_node_with_another_strategy_warns_and_is_unavailable(acme, alice, token):
+    agent = node(
+        "agent",
+        "agent",
+        agent_strategy_provider_name="someone/planner/planner",
+        agent_strategy_name="plan_and_execute",
+        agent_parameters={},
+    )
+    result = import_dsl(
+        acme,
+        alice,
+        workflow_dsl([start(), agent, end()], [edge("start", "agent"), edge("agent", "end")]),
+    )
+    assert result.warnings == [
+        "the engine cannot run agent strategy(ies) plan_and_execute; runs of this app answer"
+        " app_unavailable"
+    ]
+    response = sse_call("POST", run_path(result.app), token=token, body={"inputs": {}})
+    assert response.status == 400 and response.json()["code"] == "app_unavailable"
+    assert response.json()["message"].endswith("plan_and_execute")
