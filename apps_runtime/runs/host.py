@@ -14,21 +14,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from apps_runtime.providers.types import ModelChunk
 from apps_runtime.runs import wire
 from apps_runtime.runs.executor import get_executor
 from apps_runtime.runs.models import NodeExecution, Run
 from apps_runtime.runs.selectors import conversation_history
 from apps_runtime.runs.services import stop_flag_set
-from apps_runtime.tools.types import ToolError, ToolHandle, ToolOutput
+from apps_runtime.runs.workspace_host import WorkspaceHost
 
 logger = logging.getLogger("difyapi.runs")
 
@@ -41,15 +38,14 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-class RunHost:
+class RunHost(WorkspaceHost):
     def __init__(self, run: Run) -> None:
+        super().__init__()
         self.run_id: uuid.UUID = run.id
         self.workspace_id = run.workspace_id
         self.conversation_id = run.conversation_id
         self.ids = wire.RunIds.of(run)
         self._stopped = threading.Event()
-        self._tool_calls = 0
-        self._tool_lock = threading.Lock()
         from apps_runtime.events import event_log
 
         self._log = event_log()
@@ -112,36 +108,6 @@ class RunHost:
             return True
         return False
 
-    # -- model ---------------------------------------------------------------------------------
-
-    def chat_stream(
-        self,
-        *,
-        provider: str,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        tools: list[dict[str, Any]] | None = None,
-        tool_choice: str | dict[str, Any] | None = None,
-    ) -> Iterator[ModelChunk]:
-        from apps_runtime.providers.client import chat_stream
-        from apps_runtime.providers.selectors import provider_endpoint_for
-
-        try:
-            close_old_connections()
-            endpoint = provider_endpoint_for(self.workspace_id, provider)
-        finally:
-            connection.close()
-        return chat_stream(
-            endpoint,
-            model=model,
-            messages=messages,
-            params=params,
-            tools=tools,
-            tool_choice=tool_choice,
-            should_stop=self.should_stop,
-        )
-
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         if self.conversation_id is None:
             return []
@@ -158,51 +124,6 @@ class RunHost:
             close_old_connections()
             return conversation_history(
                 self.conversation_id, before=self.run_id, limit=limit, with_thoughts=True
-            )
-        finally:
-            connection.close()
-
-    # -- tools ---------------------------------------------------------------------------------
-
-    def tool(self, entry: Mapping[str, Any]) -> ToolHandle:
-        from apps_runtime.tools.registry import tool_resolve
-
-        try:
-            close_old_connections()
-            return tool_resolve(self.workspace_id, entry)
-        finally:
-            connection.close()
-
-    def call_tool(self, tool: ToolHandle, arguments: Any) -> ToolOutput:
-        from apps_runtime.tools.invoke import tool_call_refused, tool_invoke
-        from apps_runtime.tools.registry import BoundTool
-
-        if not isinstance(tool, BoundTool):
-            raise ToolError("not a tool of this run")
-        with self._tool_lock:
-            self._tool_calls += 1
-            over = self._tool_calls > settings.TOOL_MAX_CALLS_PER_RUN
-        try:
-            close_old_connections()
-            if over:
-                message = (
-                    f"the run reached its limit of {settings.TOOL_MAX_CALLS_PER_RUN} tool calls"
-                )
-                tool_call_refused(
-                    provider=tool.provider_label,
-                    tool=tool.spec.name,
-                    arguments=arguments,
-                    workspace_id=self.workspace_id,
-                    run_id=self.run_id,
-                    error=message,
-                )
-                raise ToolError(message)
-            return tool_invoke(
-                tool,
-                arguments,
-                workspace_id=self.workspace_id,
-                run_id=self.run_id,
-                should_stop=self.should_stop,
             )
         finally:
             connection.close()

@@ -203,8 +203,8 @@ def test_unrunnable_node_types_are_warned_and_listed():
     parsed = parse(doc)
     assert parsed.unsupported_node_types == ["code", "datasource"]
     assert parsed.warnings == [
-        "the engine cannot run node type(s) code, datasource; runs of this app answer app_unavailable "
-        "until it can"
+        "the engine cannot run node type(s) code, datasource; runs of this app answer "
+        "app_unavailable until it can"
     ]
 
 

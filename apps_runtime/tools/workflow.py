@@ -13,16 +13,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from apps_runtime.models import App, AppMode
-from apps_runtime.providers.types import ModelChunk
+from apps_runtime.runs.workspace_host import WorkspaceHost
 from apps_runtime.tools.models import ToolProvider
-from apps_runtime.tools.types import ToolError, ToolHandle, ToolOutput
+from apps_runtime.tools.types import ToolError, ToolOutput
 
 MAX_DEPTH = 3
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -91,104 +90,34 @@ def prepare_workflow(provider: ToolProvider) -> None:
     provider.tools_refreshed_at = timezone.now()
 
 
-def _acquire() -> None:
-    if not connection.in_atomic_block:
-        close_old_connections()
-
-
-def _release() -> None:
-    # Like every job: no connection held while models and tools are waited on (inside a test's
-    # transaction the connection is the test's and stays open).
-    if not connection.in_atomic_block:
-        connection.close()
-
-
-class _ToolRunHost:
-    """The engine host of a workflow run inside a tool call: no events leave it, model calls use
-    the workspace's providers, the stop is the caller's stop or the deadline."""
+class _ToolRunHost(WorkspaceHost):
+    """The host of a workflow run inside a tool call: no events leave it, the stop is the
+    caller's stop or the deadline; models and tools as for any run of the workspace."""
 
     def __init__(
-        self,
-        workspace_id: Any,
-        run_id: Any,
-        should_stop: Callable[[], bool] | None,
-        deadline: float,
+        self, workspace_id: Any, should_stop: Callable[[], bool] | None, deadline: float
     ) -> None:
+        super().__init__()
         self.workspace_id = workspace_id
-        self.run_id = run_id
-        self._should_stop = should_stop
-        self.deadline = deadline
+        self.run_id = None
+        self._caller_stop = should_stop
+        self._deadline = deadline
         self.timed_out = False
 
     def emit(self, event: dict[str, Any]) -> None:
         return None
 
     def should_stop(self) -> bool:
-        if time.monotonic() > self.deadline:
+        if time.monotonic() > self._deadline:
             self.timed_out = True
             return True
-        return bool(self._should_stop and self._should_stop())
-
-    def chat_stream(
-        self,
-        *,
-        provider: str,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        tools: list[dict[str, Any]] | None = None,
-        tool_choice: str | dict[str, Any] | None = None,
-    ) -> Iterator[ModelChunk]:
-        from apps_runtime.providers.client import chat_stream
-        from apps_runtime.providers.selectors import provider_endpoint_for
-
-        try:
-            _acquire()
-            endpoint = provider_endpoint_for(self.workspace_id, provider)
-        finally:
-            _release()
-        return chat_stream(
-            endpoint,
-            model=model,
-            messages=messages,
-            params=params,
-            tools=tools,
-            tool_choice=tool_choice,
-            should_stop=self.should_stop,
-        )
+        return bool(self._caller_stop and self._caller_stop())
 
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         return []
 
     def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
         return []
-
-    def tool(self, entry: Mapping[str, Any]) -> ToolHandle:
-        from apps_runtime.tools.registry import tool_resolve
-
-        try:
-            _acquire()
-            return tool_resolve(self.workspace_id, entry)
-        finally:
-            _release()
-
-    def call_tool(self, tool: ToolHandle, arguments: Any) -> ToolOutput:
-        from apps_runtime.tools.invoke import tool_invoke
-        from apps_runtime.tools.registry import BoundTool
-
-        if not isinstance(tool, BoundTool):
-            raise ToolError("not a tool of this run")
-        try:
-            _acquire()
-            return tool_invoke(
-                tool,
-                arguments,
-                workspace_id=self.workspace_id,
-                run_id=self.run_id,
-                should_stop=self.should_stop,
-            )
-        finally:
-            _release()
 
 
 def caller(
@@ -215,7 +144,7 @@ def caller(
         depth = getattr(_depth, "value", 0)
         if depth >= MAX_DEPTH:
             raise ToolError(f"workflow tools may nest at most {MAX_DEPTH} deep")
-        host = _ToolRunHost(workspace_id, None, should_stop, deadline)
+        host = _ToolRunHost(workspace_id, should_stop, deadline)
         _depth.value = depth + 1
         try:
             outcome = run_workflow(
