@@ -199,7 +199,7 @@ def app_describe_info(
         "updated_at": iso_z(app.updated_at),
         "service_api_enabled": app.enable_api,
         "is_agent": app.mode in (AppMode.AGENT_CHAT, AppMode.ADVANCED_CHAT),
-        "tool_providers": describe.app_tool_providers(app),
+        "tool_providers": [] if external else describe.app_tool_providers(app),
     }
 
 

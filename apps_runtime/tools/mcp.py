@@ -120,7 +120,8 @@ def _exchange(
                     nonlocal stopped
                     while should_stop is not None:
                         await anyio.sleep(STOP_POLL_SECONDS)
-                        if should_stop():
+                        # The stop check may read the cache: off the event loop.
+                        if await anyio.to_thread.run_sync(should_stop):
                             stopped = True
                             group.cancel_scope.cancel()
 

@@ -188,3 +188,20 @@ def test_a_stop_inside_the_streamed_answer_ends_with_a_stopped_message_end(
     assert events[-1]["event"] == "message_end" and events[-1]["metadata"]["stopped"] is True
     assert llm_env.client_gone.wait(5)
     assert Run.objects.get().status == "stopped"
+
+
+def test_calls_past_the_runs_limit_are_refused_and_the_model_is_told(
+    pet_agent, token, llm_env, settings
+):
+    settings.TOOL_MAX_CALLS_PER_RUN = 1
+    llm_env.answer_tool_calls([("getPet", {"pet_id": 1}), ("getPet", {"pet_id": 2})], once=True)
+    llm_env.answer("Only one.", once=True)
+    response = sse_call(
+        "POST", run_path(pet_agent), token=token, body={"inputs": {}, "query": "pets 1 and 2?"}
+    )
+    assert response.names[-1] == "message_end"
+    tool_messages = [m for m in llm_env.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert '"pet-1"' in tool_messages[0]["content"]
+    assert tool_messages[1]["content"] == "Error: the run reached its limit of 1 tool calls"
+    statuses = sorted(ToolCallRecord.objects.values_list("status", flat=True))
+    assert statuses == ["refused", "succeeded"]

@@ -233,3 +233,19 @@ def test_headers_are_sealed_at_rest_and_sent(acme, mcp_base, hostile):
     with pytest.raises(ToolError):
         call(acme, "add", {"a": 1, "b": 2})
     assert state.headers[0]["authorization"] == "Bearer mcp-s3"
+
+
+def test_a_stop_cancels_a_call_in_flight(acme, mcp_base, allowed):
+    from apps_runtime.tools import mcp
+
+    asked = time.monotonic()
+    with pytest.raises(ToolError, match="the run was stopped"):
+        mcp.call(
+            mcp_base + "/mcp",
+            {},
+            "nap",
+            {"seconds": 4},
+            deadline=asked + 20,
+            should_stop=lambda: time.monotonic() - asked > 0.3,
+        )
+    assert time.monotonic() - asked < 2
