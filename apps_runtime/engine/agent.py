@@ -247,22 +247,25 @@ class AgentLoop:
     # -- ReAct ----------------------------------------------------------------------------------
 
     def _react(self, messages: list[dict[str, Any]]) -> None:
-        instruction = react_instruction(self.setup.tools)
-        if messages and messages[0].get("role") == "system":
-            messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{instruction}"}
-        else:
-            messages.insert(0, {"role": "system", "content": instruction})
+        tools = self.setup.tools
+        if tools:
+            instruction = react_instruction(tools)
+            if messages and messages[0].get("role") == "system":
+                content = f"{messages[0]['content']}\n\n{instruction}"
+                messages[0] = {**messages[0], "content": content}
+            else:
+                messages.insert(0, {"role": "system", "content": instruction})
         params = dict(self.setup.params)
         found = params.get("stop")
         stop: list[Any] = found if isinstance(found, list) else []
         params["stop"] = [*stop, OBSERVATION] if OBSERVATION not in stop else stop
         rounds = 0
         while True:
-            last = rounds >= self.setup.max_iteration or not self.setup.tools
-            asked = [*messages, {"role": "user", "content": FORCE_ANSWER}] if last else messages
+            forced = bool(tools) and rounds >= self.setup.max_iteration
+            asked = [*messages, {"role": "user", "content": FORCE_ANSWER}] if forced else messages
             reader = FinalAnswerReader(self._answer)
             text, _calls = self._stream(asked, params, None, reader.feed)
-            action = None if last or reader.started else parse_action(text)
+            action = None if forced or not tools or reader.started else parse_action(text)
             if action is None or action[0] == "Final Answer":
                 if action is not None and not reader.started:
                     reader.emit_all(_as_text(action[1]))

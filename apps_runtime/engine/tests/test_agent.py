@@ -221,6 +221,18 @@ def test_the_react_parser_is_defensive(text, expected):
     assert parse_action(text) == expected
 
 
+def test_react_past_max_iteration_is_told_to_answer_without_tools():
+    from apps_runtime.engine.agent import FORCE_ANSWER
+
+    action = 'Action: {"action": "weather", "action_input": {"city": "Oslo"}}'
+    outcome, host, calls = agent(
+        [[action], [action + "\nFinal Answer: Sunny, I think."]], strategy="react", max_iteration=1
+    )
+    assert len(calls) == 1
+    assert host.calls[-1].messages[-1] == {"role": "user", "content": FORCE_ANSWER}
+    assert outcome.answer == "Sunny, I think."
+
+
 def test_a_react_reply_without_marker_or_action_is_the_answer():
     outcome, _host, calls = agent([["Thought: easy.\nIt is sunny."]], strategy="cot")
     assert calls == [] and outcome.answer == "easy.\nIt is sunny."
