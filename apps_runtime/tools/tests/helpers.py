@@ -124,6 +124,42 @@ def import_dsl(workspace: Any, author: Any, text: str) -> Any:
     )
 
 
+def agent_dsl(strategy: str = "function_call") -> str:
+    return yaml.safe_dump(
+        {
+            "app": {"name": "Pet agent", "mode": "agent-chat", "icon": "🐈"},
+            "kind": "app",
+            "version": "0.6.0",
+            "model_config": {
+                "pre_prompt": "You answer questions about pets.",
+                "model": {
+                    "provider": "langgenius/openai_api_compatible/openai_api_compatible",
+                    "name": "local-model",
+                    "mode": "chat",
+                    "completion_params": {"temperature": 0},
+                },
+                "user_input_form": [],
+                "agent_mode": {
+                    "enabled": True,
+                    "strategy": strategy,
+                    "max_iteration": 3,
+                    "tools": [
+                        {
+                            "enabled": True,
+                            "provider_type": "api",
+                            "provider_id": "3f1c0c1e-0000-4000-8000-000000000000",
+                            "provider_name": "pets",
+                            "tool_name": "getPet",
+                            "tool_label": "Get pet",
+                            "tool_parameters": {},
+                        }
+                    ],
+                },
+            },
+        }
+    )
+
+
 def time_node(node_id: str = "now", **data: Any) -> dict[str, Any]:
     return node(
         node_id,

@@ -7,52 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 from asgiref.sync import async_to_sync
 
 from apps_runtime.runs.models import Message, Run
 from apps_runtime.runs.tests.helpers import run_path, sse_call
 from apps_runtime.runs.tests.streaming import LiveStream
 from apps_runtime.tools.models import ToolCallRecord
-from apps_runtime.tools.tests.helpers import api_provider, import_dsl
+from apps_runtime.tools.tests.helpers import agent_dsl, api_provider, import_dsl
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def agent_dsl(strategy: str = "function_call") -> str:
-    return yaml.safe_dump(
-        {
-            "app": {"name": "Pet agent", "mode": "agent-chat", "icon": "🐈"},
-            "kind": "app",
-            "version": "0.6.0",
-            "model_config": {
-                "pre_prompt": "You answer questions about pets.",
-                "model": {
-                    "provider": "langgenius/openai_api_compatible/openai_api_compatible",
-                    "name": "local-model",
-                    "mode": "chat",
-                    "completion_params": {"temperature": 0},
-                },
-                "user_input_form": [],
-                "agent_mode": {
-                    "enabled": True,
-                    "strategy": strategy,
-                    "max_iteration": 3,
-                    "tools": [
-                        {
-                            "enabled": True,
-                            "provider_type": "api",
-                            "provider_id": "3f1c0c1e-0000-4000-8000-000000000000",
-                            "provider_name": "pets",
-                            "tool_name": "getPet",
-                            "tool_label": "Get pet",
-                            "tool_parameters": {},
-                        }
-                    ],
-                },
-            },
-        }
-    )
 
 
 @pytest.fixture

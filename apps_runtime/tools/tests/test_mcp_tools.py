@@ -249,3 +249,46 @@ def test_a_stop_cancels_a_call_in_flight(acme, mcp_base, allowed):
             should_stop=lambda: time.monotonic() - asked > 0.3,
         )
     assert time.monotonic() - asked < 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_agent_app_uses_an_openapi_and_an_mcp_tool_in_one_round(
+    acme, alice, token_for, mcp_base, pets, llm_env, settings
+):
+    """The issue's walk-through: both providers added, a Dify agent app imported, one run."""
+    import yaml
+
+    from apps_runtime.runs.tests.helpers import run_path, sse_call
+    from apps_runtime.tools.tests.helpers import agent_dsl, api_provider, import_dsl
+
+    settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 0
+    api_provider(acme, pets)
+    mcp_provider(acme, mcp_base + "/mcp")
+    document = yaml.safe_load(agent_dsl())
+    document["model_config"]["agent_mode"]["tools"].append(
+        {
+            "enabled": True,
+            "provider_type": "mcp",
+            "provider_id": "calc-server",
+            "provider_name": "calc",
+            "tool_name": "add",
+            "tool_parameters": {},
+        }
+    )
+    app = import_dsl(acme, alice, yaml.safe_dump(document)).app
+    llm_env.answer_tool_calls([("add", {"a": 2, "b": 3}), ("getPet", {"pet_id": 5})], once=True)
+    llm_env.answer("5, and pet 5 is a cat.", once=True)
+    response = sse_call(
+        "POST", run_path(app), token=token_for(alice), body={"inputs": {}, "query": "2+3? pet 5?"}
+    )
+    assert response.names[:2] == ["agent_thought", "agent_thought"]
+    assert response.names[-1] == "message_end"
+    observed = json.loads(response.events[1]["observation"])
+    assert observed["add"] == "5" and json.loads(observed["getPet"])["name"] == "pet-5"
+    assert response.events[0]["tool"] == "add;getPet"
+    assert [t["function"]["name"] for t in llm_env.requests[0].body["tools"]] == [
+        "getPet",
+        "add",
+    ]
+    records = sorted(ToolCallRecord.objects.values_list("provider", "tool", "status"))
+    assert records == [("calc", "add", "succeeded"), ("pets", "getPet", "succeeded")]
