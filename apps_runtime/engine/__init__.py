@@ -21,6 +21,7 @@ from apps_runtime.engine.host import EngineHost, StopRequested
 from apps_runtime.engine.nodes import runnable_node_types
 from apps_runtime.engine.nodes.base import NodeFailed
 from apps_runtime.engine.nodes.start import form_variables, validate_start_inputs
+from apps_runtime.engine.nodes.tool import coerce
 from apps_runtime.engine.prompt import model_params, prompt_app_messages
 from apps_runtime.engine.runner import GraphError, Runner
 from apps_runtime.engine.types import (
@@ -161,7 +162,21 @@ def agent_app_setup(model_config: dict[str, Any], host: EngineHost) -> AgentSetu
             "agent_mode", f"agent strategy {agent_mode.get('strategy')!r} is not runnable"
         )
     model = model_config.get("model") or {}
-    tools = [host.tool(entry) for entry in model_config_tool_entries(model_config)]
+    entries = model_config_tool_entries(model_config)
+    tools = [host.tool(entry) for entry in entries]
+    presets: dict[str, dict[str, Any]] = {}
+    for entry, tool in zip(entries, tools, strict=True):
+        fixed = entry.get("tool_parameters")
+        if isinstance(fixed, dict):
+            found = tool.spec.parameters.get("properties")
+            properties = found if isinstance(found, dict) else {}
+            values = {
+                str(k): coerce(v, properties.get(k))
+                for k, v in fixed.items()
+                if v not in (None, "")
+            }
+            if values:
+                presets[tool.spec.name] = values
     return AgentSetup(
         provider=str(model.get("provider") or ""),
         model=str(model.get("name") or ""),
@@ -169,6 +184,7 @@ def agent_app_setup(model_config: dict[str, Any], host: EngineHost) -> AgentSetu
         strategy=strategy,
         max_iteration=max_iteration_of(agent_mode.get("max_iteration")),
         tools=tools,
+        presets=presets,
     )
 
 

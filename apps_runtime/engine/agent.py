@@ -17,14 +17,14 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import json_repair
 
 from apps_runtime.engine.host import EngineHost
 from apps_runtime.providers.types import ToolCall, Usage
-from apps_runtime.tools.types import ToolError, ToolHandle, openai_function
+from apps_runtime.tools.types import ToolError, ToolHandle, ToolSpec, openai_function
 
 FUNCTION_CALL, REACT = "function_call", "react"
 # DSL strategy names (dsl.md §1.6): legacy ``cot`` and ``react_router`` are ReAct, ``router`` is
@@ -115,6 +115,25 @@ class AgentSetup:
     strategy: str
     max_iteration: int
     tools: list[ToolHandle]
+    # Arguments the app fixed per tool (``tool_parameters`` with a value): sent with every call
+    # and not offered to the model.
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def offered(self, tool: ToolHandle) -> ToolSpec:
+        """The tool as the model sees it: without the parameters the app fixed."""
+        fixed = self.presets.get(tool.spec.name)
+        if not fixed:
+            return tool.spec
+        schema = dict(tool.spec.parameters)
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            schema["properties"] = {k: v for k, v in properties.items() if k not in fixed}
+        required = schema.get("required")
+        if isinstance(required, list):
+            schema["required"] = [name for name in required if name not in fixed]
+            if not schema["required"]:
+                del schema["required"]
+        return replace(tool.spec, parameters=schema)
 
 
 class AgentLoop:
@@ -209,6 +228,9 @@ class AgentLoop:
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
                 return f"Error: the arguments for {name} are not valid JSON ({exc.msg})."
+        fixed = self.setup.presets.get(name)
+        if fixed and isinstance(arguments, dict):
+            arguments = {**arguments, **fixed}
         try:
             return self.host.call_tool(tool, arguments).text
         except ToolError as exc:
@@ -217,7 +239,7 @@ class AgentLoop:
     # -- function calling -----------------------------------------------------------------------
 
     def _function_call(self, messages: list[dict[str, Any]]) -> None:
-        functions = [openai_function(tool.spec) for tool in self.setup.tools]
+        functions = [openai_function(self.setup.offered(tool)) for tool in self.setup.tools]
         rounds = 0
         while True:
             offered = functions if functions and rounds < self.setup.max_iteration else None
@@ -249,7 +271,7 @@ class AgentLoop:
     def _react(self, messages: list[dict[str, Any]]) -> None:
         tools = self.setup.tools
         if tools:
-            instruction = react_instruction(tools)
+            instruction = react_instruction([self.setup.offered(tool) for tool in tools])
             if messages and messages[0].get("role") == "system":
                 content = f"{messages[0]['content']}\n\n{instruction}"
                 messages[0] = {**messages[0], "content": content}
@@ -301,12 +323,11 @@ def tool_call_message(call: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def react_instruction(tools: list[ToolHandle]) -> str:
+def react_instruction(specs: list[ToolSpec]) -> str:
     lines = [
         "You can use these tools (each takes a JSON object of arguments):",
     ]
-    for tool in tools:
-        spec = tool.spec
+    for spec in specs:
         schema = json.dumps(spec.parameters, ensure_ascii=False)
         lines.append(f"- {spec.name}: {spec.description} Arguments schema: {schema}")
     lines += [

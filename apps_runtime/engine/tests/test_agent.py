@@ -389,3 +389,35 @@ def test_an_agent_node_runs_react_too():
     assert outcome.status == "succeeded", outcome.error
     assert calls == [{"city": "Oslo"}]
     assert host.answer() == "Sunny."
+
+
+def test_parameters_the_app_fixed_are_hidden_from_the_model_and_sent_with_the_call(monkeypatch):
+    from datetime import UTC, datetime
+
+    from apps_runtime.tools.registry import tool_resolve
+
+    moment = datetime(2026, 3, 14, 15, 9, 26, tzinfo=UTC)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
+    host = RecordingHost(
+        replies=[[ToolCall("c1", "current_time", '{"format": "%H:%M"}')], ["It is 00:09."]]
+    )
+    host.tools["current_time"] = tool_resolve(
+        None, {"provider_id": "langgenius/time/time", "tool_name": "current_time"}
+    )
+    cfg = config()
+    cfg["agent_mode"]["tools"] = [
+        {
+            "enabled": True,
+            "provider_type": "builtin",
+            "provider_id": "langgenius/time/time",
+            "provider_name": "time",
+            "tool_name": "current_time",
+            "tool_parameters": {"timezone": "Asia/Tokyo", "format": ""},
+        }
+    ]
+    outcome = run_prompt_app(cfg, mode="agent-chat", inputs={}, query="Time?", host=host)
+    assert outcome.status == "succeeded", outcome.error
+    offered = host.calls[0].tools[0]["function"]["parameters"]["properties"]
+    assert set(offered) == {"format"}
+    assert host.tool_calls == [("current_time", {"format": "%H:%M", "timezone": "Asia/Tokyo"})]
+    assert host.calls[1].messages[-1]["content"] == "00:09"
