@@ -136,10 +136,10 @@ def app_tool_providers(app: App) -> list[dict[str, Any]]:
 
     if app.mode in WORKFLOW_MODES:
         workflow = app.published_workflow
-        entries = tool_entries(graph=workflow.graph if workflow is not None else None)
+        entries = tool_entries(mode=app.mode, graph=workflow.graph if workflow else None)
     else:
         config = app_model_config(app) if app.mode in PROMPT_MODES else None
-        entries = tool_entries(model_config=config.config if config is not None else None)
+        entries = tool_entries(mode=app.mode, model_config=config.config if config else None)
     return providers_summary(app.workspace_id, entries) if entries else []
 
 

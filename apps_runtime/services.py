@@ -111,7 +111,7 @@ def tool_provider_warnings(workspace_id: Any, parsed: ParsedDsl) -> list[str]:
     from apps_runtime.tools.registry import missing_providers, tool_entries
 
     graph = parsed.workflow.graph if parsed.workflow is not None else None
-    entries = tool_entries(graph=graph, model_config=parsed.model_config)
+    entries = tool_entries(mode=parsed.mode, graph=graph, model_config=parsed.model_config)
     warnings: list[str] = []
     missing = missing_providers(workspace_id, entries)
     if missing:

@@ -117,9 +117,9 @@ def check_tool_providers(app: App, workflow: WorkflowVersion | None) -> None:
     from apps_runtime.tools.registry import missing_providers, tool_entries
 
     if workflow is not None:
-        entries = tool_entries(graph=workflow.graph or {})
+        entries = tool_entries(mode=app.mode, graph=workflow.graph or {})
     else:
-        entries = tool_entries(model_config=app.model_config.config)
+        entries = tool_entries(mode=app.mode, model_config=app.model_config.config)
     missing = missing_providers(app.workspace_id, entries)
     if missing:
         raise app_unavailable(

@@ -212,10 +212,12 @@ def model_config_tool_entries(config: Mapping[str, Any]) -> list[dict[str, Any]]
     ]
 
 
-def tool_entries(*, graph: Any = None, model_config: Any = None) -> list[dict[str, Any]]:
-    if isinstance(graph, Mapping):
-        return graph_tool_entries(graph)
-    if isinstance(model_config, Mapping):
+def tool_entries(*, mode: str, graph: Any = None, model_config: Any = None) -> list[dict[str, Any]]:
+    """The tool entries an app of ``mode`` uses: a workflow graph's, or an agent app's (other
+    prompt apps call no tools, whatever their ``model_config`` carries)."""
+    if mode in ("workflow", "advanced-chat"):
+        return graph_tool_entries(graph) if isinstance(graph, Mapping) else []
+    if mode == "agent-chat" and isinstance(model_config, Mapping):
         return model_config_tool_entries(model_config)
     return []
 

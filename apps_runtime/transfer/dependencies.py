@@ -73,9 +73,9 @@ def _tool_entries(app: App) -> list[dict[str, Any]]:
             WorkflowVersion.objects.filter(app=app, version=WorkflowVersion.DRAFT).first()
             or app.published_workflow
         )
-        return tool_entries(graph=version.graph if version is not None else None)
+        return tool_entries(mode=app.mode, graph=version.graph if version else None)
     config = AppModelConfig.objects.filter(app=app).first()
-    return tool_entries(model_config=config.config if config is not None else None)
+    return tool_entries(mode=app.mode, model_config=config.config if config else None)
 
 
 def _missing_tool_providers(app: App) -> list[dict[str, Any]]:

@@ -258,3 +258,15 @@ def test_an_agent_node_with_another_strategy_warns_and_is_unavailable(acme, alic
     response = sse_call("POST", run_path(result.app), token=token, body={"inputs": {}})
     assert response.status == 400 and response.json()["code"] == "app_unavailable"
     assert response.json()["message"].endswith("plan_and_execute")
+
+
+@pytest.mark.django_db
+def test_a_plain_chat_app_carrying_agent_tools_needs_no_providers(acme, alice):
+    import yaml
+
+    from apps_runtime.tools.tests.helpers import agent_dsl
+
+    document = yaml.safe_load(agent_dsl())
+    document["app"]["mode"] = "chat"
+    result = import_dsl(acme, alice, yaml.safe_dump(document))
+    assert result.warnings == []
