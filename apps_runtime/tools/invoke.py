@@ -3,6 +3,7 @@ output capped in size, and an audit row for every call (made, failed or refused)
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -19,6 +20,8 @@ from apps_runtime.tools.types import ToolError, ToolOutput
 logger = logging.getLogger("difyapi.tools")
 
 AUDIT_ARGUMENT_CHARS = 2000
+# The run a tool call belongs to, for the calls a workflow tool makes inside it.
+current_run_id: contextvars.ContextVar[Any] = contextvars.ContextVar("tool_run_id", default=None)
 TRUNCATED = "\n[output truncated to {size} bytes]"
 
 
@@ -64,7 +67,11 @@ def tool_invoke(
     try:
         checked = arguments_check(bound, arguments)
         deadline = started + settings.TOOL_CALL_DEADLINE_SECONDS
-        output = output_cap(bound.call(checked, deadline, should_stop))
+        token = current_run_id.set(run_id)
+        try:
+            output = output_cap(bound.call(checked, deadline, should_stop))
+        finally:
+            current_run_id.reset(token)
         if time.monotonic() > deadline:
             raise ToolError(
                 f"{bound.spec.name} took longer than {settings.TOOL_CALL_DEADLINE_SECONDS} s"

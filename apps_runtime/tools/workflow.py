@@ -98,8 +98,10 @@ class _ToolRunHost(WorkspaceHost):
         self, workspace_id: Any, should_stop: Callable[[], bool] | None, deadline: float
     ) -> None:
         super().__init__()
+        from apps_runtime.tools.invoke import current_run_id
+
         self.workspace_id = workspace_id
-        self.run_id = None
+        self.run_id = current_run_id.get()  # nested calls are audited with the caller's run
         self._caller_stop = should_stop
         self._deadline = deadline
         self.timed_out = False

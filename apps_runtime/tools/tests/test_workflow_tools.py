@@ -115,3 +115,28 @@ def test_a_workflow_tool_that_calls_itself_stops_at_the_nesting_limit(acme, alic
     bound = tool_resolve(acme.id, {"provider_name": "loop", "tool_name": "loop"})
     with pytest.raises(ToolError, match="nest at most 3 deep"):
         tool_invoke(bound, {"who": "Ada"}, workspace_id=acme.id, run_id=None)
+
+
+def test_the_tools_a_workflow_tool_calls_are_audited_with_the_callers_run(acme, alice):
+    from apps_runtime.runs.models import Run
+    from apps_runtime.tools.models import ToolCallRecord
+    from apps_runtime.tools.tests.helpers import time_node
+
+    app = import_dsl(acme, alice, greeter_dsl()).app
+    version = app.published_workflow
+    graph = version.graph
+    graph["nodes"].append(time_node("clock"))
+    graph["edges"] = [edge("start", "clock"), edge("clock", "greet"), edge("greet", "end")]
+    version.graph = graph
+    version.save(update_fields=["graph"])
+    register(acme, app, name="greeter")
+    run = Run.objects.create(
+        app=app, workspace=acme, mode="workflow", subject_type="account", subject_email="a@b.c"
+    )
+    bound = tool_resolve(acme.id, {"provider_name": "greeter", "tool_name": "greeter"})
+    tool_invoke(bound, {"who": "Ada"}, workspace_id=acme.id, run_id=run.id)
+    records = ToolCallRecord.objects.order_by("created_at")
+    assert [(r.tool, r.run_id) for r in records] == [
+        ("current_time", run.id),
+        ("greeter", run.id),
+    ]
