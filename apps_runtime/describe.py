@@ -129,6 +129,20 @@ def app_input_source(app: App) -> AppInputSource | None:
     return None
 
 
+def app_tool_providers(app: App) -> list[dict[str, Any]]:
+    """The tool providers the app's runnable definition uses, with whether its workspace has
+    each (the published workflow, or the agent app's ``agent_mode``)."""
+    from apps_runtime.tools.registry import providers_summary, tool_entries
+
+    if app.mode in WORKFLOW_MODES:
+        workflow = app.published_workflow
+        entries = tool_entries(mode=app.mode, graph=workflow.graph if workflow else None)
+    else:
+        config = app_model_config(app) if app.mode in PROMPT_MODES else None
+        entries = tool_entries(mode=app.mode, model_config=config.config if config else None)
+    return providers_summary(app.workspace_id, entries) if entries else []
+
+
 def app_user_input_form(app: App) -> list[dict[str, Any]]:
     source = app_input_source(app)
     return source.user_input_form if source is not None else []

@@ -183,6 +183,7 @@ class WorkflowVersion(models.Model):
 from apps_runtime.forms.models import HumanInputForm  # noqa: E402, F401
 from apps_runtime.providers.models import ProviderConfig  # noqa: E402, F401
 from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run  # noqa: E402, F401
+from apps_runtime.tools.models import ToolCallRecord, ToolProvider  # noqa: E402, F401
 
 
 class AppImport(models.Model):

@@ -164,6 +164,11 @@ class AppDescribeInfoSerializer(serializers.Serializer[Any]):
         help_text="present only when runs answer app_unavailable for the app's nodes: why, "
         "and what to install",
     )
+    tool_providers = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="tool providers the app uses: provider_type, provider_id, provider_name, tools,"
+        " available (whether its workspace has it)",
+    )
 
 
 class AppDescribeResponseSerializer(serializers.Serializer[Any]):
@@ -215,6 +220,7 @@ def app_describe_info(
             {"node_type": node["node_type"]} if external else node
             for node in app_blocking_nodes(app)
         ],
+        "tool_providers": [] if external else describe.app_tool_providers(app),
     }
     # Only when runs of the app answer app_unavailable for its nodes (e.g. the code sandbox is
     # not installed): the same message, naming what to install.

@@ -63,6 +63,7 @@ def app_import_parsed(
     actor: Actor,
 ) -> ImportResult:
     """``app_import_dsl`` for a file already parsed with ``dsl_parse``."""
+    warnings = [*parsed.warnings, *tool_provider_warnings(workspace.id, parsed)]
     app_name = (name if name is not None and name.strip() else parsed.name).strip()
     if not app_name:
         raise DslError("the app has no name: set app.name in the file or pass a name")
@@ -98,9 +99,35 @@ def app_import_parsed(
             workspace_id=workspace.id,
             mode=app.mode,
             dsl_version=parsed.version,
-            warnings=parsed.warnings,
+            warnings=warnings,
         )
-    return ImportResult(app=app, warnings=list(parsed.warnings))
+    return ImportResult(app=app, warnings=warnings)
+
+
+def tool_provider_warnings(workspace_id: Any, parsed: ParsedDsl) -> list[str]:
+    """Warnings naming the tool providers the DSL uses that the workspace does not have, and
+    the agent strategies this server cannot run."""
+    from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
+    from apps_runtime.tools.registry import missing_providers, tool_entries
+
+    graph = parsed.workflow.graph if parsed.workflow is not None else None
+    entries = tool_entries(mode=parsed.mode, graph=graph, model_config=parsed.model_config)
+    warnings: list[str] = []
+    missing = missing_providers(workspace_id, entries)
+    if missing:
+        warnings.append(
+            "the workspace has no tool provider(s) "
+            + ", ".join(missing)
+            + "; runs of this app answer app_unavailable until they are added in the admin"
+        )
+    strategies = unrunnable_agent_strategies(graph or {})
+    if strategies:
+        warnings.append(
+            "the engine cannot run agent strategy(ies) "
+            + ", ".join(strategies)
+            + "; runs of this app answer app_unavailable"
+        )
+    return warnings
 
 
 def app_overwrite_parsed(
@@ -112,6 +139,7 @@ def app_overwrite_parsed(
     block = parsed.workflow
     if block is None or app.mode != parsed.mode:
         raise DslError(f"app mode mismatch: the app is {app.mode}, the file is {parsed.mode}")
+    warnings = [*parsed.warnings, *tool_provider_warnings(app.workspace_id, parsed)]
     app_name = (name if name is not None and name.strip() else parsed.name).strip() or app.name
     if len(app_name) > 255:
         raise DslError("the app name is longer than 255 characters")
@@ -134,9 +162,9 @@ def app_overwrite_parsed(
             workspace_id=app.workspace_id,
             draft_id=draft.id,
             dsl_version=parsed.version,
-            warnings=parsed.warnings,
+            warnings=warnings,
         )
-    return ImportResult(app=app, warnings=list(parsed.warnings))
+    return ImportResult(app=app, warnings=warnings)
 
 
 def publication_stamp(moment: datetime) -> str:

@@ -347,6 +347,12 @@ DOCUMENT_EXTRACTOR_MAX_PAGES = env_int("DOCUMENT_EXTRACTOR_MAX_PAGES", 500, mini
 ITERATION_MAX_ITEMS = env_int("ITERATION_MAX_ITEMS", 1000, minimum=1)
 ITERATION_MAX_PARALLEL = env_int("ITERATION_MAX_PARALLEL", 10, minimum=1, maximum=100)
 LOOP_MAX_COUNT = env_int("LOOP_MAX_COUNT", 100, minimum=1)
+# Tools of agents and tool nodes (apps_runtime/tools): every call's overall deadline, the size of
+# what a tool may return (to the model and to the node's outputs), and calls per run.
+TOOL_CALL_DEADLINE_SECONDS = env_int("TOOL_CALL_DEADLINE_SECONDS", 30, minimum=1)
+TOOL_MAX_OUTPUT_BYTES = env_int("TOOL_MAX_OUTPUT_BYTES", 64 * 1024, minimum=1)
+TOOL_MAX_RESPONSE_BYTES = env_int("TOOL_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1)
+TOOL_MAX_CALLS_PER_RUN = env_int("TOOL_MAX_CALLS_PER_RUN", 50, minimum=1)
 # Template rendering limits (template-transform output, jinja2 prompts).
 TEMPLATE_TRANSFORM_MAX_LENGTH = env_int("TEMPLATE_TRANSFORM_MAX_LENGTH", 400_000, minimum=1)
 # A render's budget (decisions 16; apps_runtime/engine/jinja_sandbox.py): thread CPU time, wall

@@ -9,6 +9,7 @@ from apps_runtime.admin import app_admin, catalog_admin, import_admin
 from apps_runtime.forms import admin as forms_admin
 from apps_runtime.providers import admin as provider_admin
 from apps_runtime.runs import admin as runs_admin
+from apps_runtime.tools import admin as tools_admin
 
 __all__ = [
     "app_admin",
@@ -17,4 +18,5 @@ __all__ = [
     "import_admin",
     "provider_admin",
     "runs_admin",
+    "tools_admin",
 ]

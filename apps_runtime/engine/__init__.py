@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps_runtime.engine.agent import (
+    AgentLoop,
+    AgentResult,
+    AgentSetup,
+    max_iteration_of,
+    strategy_of,
+)
+from apps_runtime.engine.agent import history_messages as agent_history_messages
 from apps_runtime.engine.host import EngineHost, StopRequested
 from apps_runtime.engine.nodes import runnable_node_types
 from apps_runtime.engine.nodes.base import NodeFailed
 from apps_runtime.engine.nodes.start import form_variables, validate_start_inputs
+from apps_runtime.engine.nodes.tool import coerce
 from apps_runtime.engine.prompt import model_params, prompt_app_messages
 from apps_runtime.engine.runner import GraphError, Runner
 from apps_runtime.engine.types import (
@@ -27,6 +36,7 @@ from apps_runtime.engine.types import (
 )
 from apps_runtime.engine.variables import VariablePool
 from apps_runtime.providers.types import ProviderError, Usage
+from apps_runtime.tools.types import ToolUnavailable
 
 __all__ = [
     "EngineHost",
@@ -38,6 +48,7 @@ __all__ = [
     "StopRequested",
     "form_variables",
     "resume_workflow",
+    "run_agent_app",
     "run_prompt_app",
     "run_workflow",
     "runnable_node_types",
@@ -84,7 +95,10 @@ def run_prompt_app(
     model_config: dict[str, Any], *, mode: str, inputs: dict[str, Any], query: str, host: EngineHost
 ) -> Outcome:
     """Run a ``chat`` or ``completion`` app: its prompt (with inputs and, for chat, the history)
-    to the model, the answer streamed as ``message`` events."""
+    to the model, the answer streamed as ``message`` events. ``agent-chat`` apps run their
+    tool loop (:func:`run_agent_app`)."""
+    if mode == "agent-chat":
+        return run_agent_app(model_config, inputs=inputs, query=query, host=host)
     answer: list[str] = []
     usage = Usage()
     try:
@@ -132,3 +146,97 @@ def run_prompt_app(
     return Outcome(
         status=SUCCEEDED, outputs={"answer": text}, answer=text, usage=usage, total_steps=1
     )
+
+
+def agent_app_setup(model_config: dict[str, Any], host: EngineHost) -> AgentSetup:
+    """The loop's model, strategy, cap and tools from ``model_config.agent_mode`` (dsl.md §1.6).
+    Raises ``ToolUnavailable`` for a tool the workspace lacks, ``InputError`` for a strategy
+    this engine does not run."""
+    from apps_runtime.tools.registry import model_config_tool_entries
+
+    agent_mode = model_config.get("agent_mode")
+    agent_mode = agent_mode if isinstance(agent_mode, dict) else {}
+    strategy = strategy_of(agent_mode.get("strategy"))
+    if strategy is None:
+        raise InputError(
+            "agent_mode", f"agent strategy {agent_mode.get('strategy')!r} is not runnable"
+        )
+    model = model_config.get("model") or {}
+    entries = model_config_tool_entries(model_config)
+    tools = [host.tool(entry) for entry in entries]
+    presets: dict[str, dict[str, Any]] = {}
+    for entry, tool in zip(entries, tools, strict=True):
+        fixed = entry.get("tool_parameters")
+        if isinstance(fixed, dict):
+            found = tool.spec.parameters.get("properties")
+            properties = found if isinstance(found, dict) else {}
+            values = {
+                str(k): coerce(v, properties.get(k))
+                for k, v in fixed.items()
+                if v not in (None, "")
+            }
+            if values:
+                presets[tool.spec.name] = values
+    return AgentSetup(
+        provider=str(model.get("provider") or ""),
+        model=str(model.get("name") or ""),
+        params=model_params(model_config),
+        strategy=strategy,
+        max_iteration=max_iteration_of(agent_mode.get("max_iteration")),
+        tools=tools,
+        presets=presets,
+    )
+
+
+def run_agent_app(
+    model_config: dict[str, Any], *, inputs: dict[str, Any], query: str, host: EngineHost
+) -> Outcome:
+    """Run an ``agent-chat`` app: the prompt, the earlier turns with their thoughts, the query;
+    then the agent loop, thoughts as ``agent_thought`` and the answer as ``agent_message``."""
+    loop: AgentLoop | None = None
+
+    def check_stop() -> None:
+        if host.should_stop():
+            raise StopRequested()
+
+    def so_far(status: str, **extra: Any) -> Outcome:
+        result = loop.result if loop is not None else AgentResult()
+        return Outcome(
+            status=status,
+            answer=result.answer,
+            usage=result.usage,
+            agent_thoughts=result.thoughts,
+            total_steps=len(result.thoughts) + 1,
+            **extra,
+        )
+
+    try:
+        values = validate_start_inputs(form_variables(model_config.get("user_input_form")), inputs)
+        values = {**(inputs or {}), **values}
+        setup = agent_app_setup(model_config, host)
+        messages = prompt_app_messages(
+            model_config, mode="chat", inputs=values, query=query or "", history=[]
+        )
+        earlier = agent_history_messages(host.agent_history(None), setup.strategy)
+        if earlier:
+            at = len(messages) - 1 if messages and messages[-1].get("role") == "user" else 0
+            messages[at:at] = earlier
+        loop = AgentLoop(
+            host,
+            setup,
+            on_thought=host.emit,
+            on_answer=lambda text: host.emit({"event": "agent_message", "answer": text}),
+            check_stop=check_stop,
+        )
+        loop.run(messages)
+    except StopRequested:
+        return so_far(STOPPED)
+    except ProviderError as exc:
+        return so_far(FAILED, error=exc.message, error_code=exc.code)
+    except ToolUnavailable as exc:
+        return so_far(FAILED, error=exc.message, error_code="app_unavailable")
+    except InputError as exc:
+        return so_far(FAILED, error=str(exc))
+    outcome = so_far(SUCCEEDED)
+    outcome.outputs = {"answer": outcome.answer}
+    return outcome

@@ -9,10 +9,11 @@ another host, never a change to the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from apps_runtime.providers.types import ModelChunk
+from apps_runtime.tools.types import ToolHandle, ToolOutput
 
 
 class StopRequested(Exception):
@@ -61,4 +62,18 @@ class EngineHost(Protocol):
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         """Earlier turns of this conversation as (query, answer), oldest first, at most
         ``limit`` of the most recent (``None``: all); [] outside a conversation."""
+        ...
+
+    def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        """Like ``history``, each turn with the agent thoughts stored with its message."""
+        ...
+
+    def tool(self, entry: Mapping[str, Any]) -> ToolHandle:
+        """The tool a DSL entry (provider_type, provider_id, provider_name, tool_name) names in
+        the app's workspace. Raises ``ToolUnavailable`` saying what is missing."""
+        ...
+
+    def call_tool(self, tool: ToolHandle, arguments: Any) -> ToolOutput:
+        """Call a tool from ``tool``: arguments checked against its schema, the run's call limit,
+        the deadline, the output cap and the audit all apply. Raises ``ToolError``."""
         ...

@@ -50,6 +50,7 @@ class Outcome:
     exceptions_count: int = 0
     # ``conversation.*`` values an assigner changed (saved to the conversation by the run layer).
     conversation_variables: dict[str, Any] = field(default_factory=dict)
+    agent_thoughts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ResumeError(ValueError):

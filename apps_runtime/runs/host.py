@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +21,12 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from apps_runtime.engine.host import FileUnavailable
-from apps_runtime.providers.types import ModelChunk
 from apps_runtime.runs import wire
 from apps_runtime.runs.executor import get_executor
 from apps_runtime.runs.models import NodeExecution, Run
 from apps_runtime.runs.selectors import conversation_history
 from apps_runtime.runs.services import stop_flag_set
+from apps_runtime.runs.workspace_host import WorkspaceHost
 from config.outage import warn_outage
 
 logger = logging.getLogger("difyapi.runs")
@@ -69,8 +68,9 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-class RunHost:
+class RunHost(WorkspaceHost):
     def __init__(self, run: Run) -> None:
+        super().__init__()
         self.run_id: uuid.UUID = run.id
         self.workspace_id = run.workspace_id
         self.conversation_id = run.conversation_id
@@ -170,41 +170,22 @@ class RunHost:
             raise FileUnavailable("the upload no longer exists")
         return content
 
-    # -- model ---------------------------------------------------------------------------------
-
-    def chat_stream(
-        self,
-        *,
-        provider: str,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        tools: list[dict[str, Any]] | None = None,
-        tool_choice: str | dict[str, Any] | None = None,
-    ) -> Iterator[ModelChunk]:
-        from apps_runtime.providers.client import chat_stream
-        from apps_runtime.providers.selectors import provider_endpoint_for
-
-        try:
-            close_old_connections()
-            endpoint = provider_endpoint_for(self.workspace_id, provider)
-        finally:
-            connection.close()
-        return chat_stream(
-            endpoint,
-            model=model,
-            messages=messages,
-            params=params,
-            tools=tools,
-            tool_choice=tool_choice,
-            should_stop=self.should_stop,
-        )
-
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         if self.conversation_id is None:
             return []
         try:
             close_old_connections()
             return conversation_history(self.conversation_id, before=self.run_id, limit=limit)
+        finally:
+            connection.close()
+
+    def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        if self.conversation_id is None:
+            return []
+        try:
+            close_old_connections()
+            return conversation_history(
+                self.conversation_id, before=self.run_id, limit=limit, with_thoughts=True
+            )
         finally:
             connection.close()

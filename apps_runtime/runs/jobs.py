@@ -96,7 +96,12 @@ def system_variables(run: Run) -> dict[str, Any]:
 
 def environment_variables(run: Run) -> dict[str, Any]:
     """``env.*``: the version's environment values, secrets decrypted only for the run."""
-    variables = run.workflow_version.environment_variables if run.workflow_version else []
+    return version_environment(run.workflow_version)
+
+
+def version_environment(version: Any) -> dict[str, Any]:
+    """``env.*`` of a workflow version (secrets decrypted only for the run)."""
+    variables = version.environment_variables if version is not None else []
     values: dict[str, Any] = {}
     for variable in unseal_secret_values(list(variables or [])):
         if isinstance(variable, dict) and isinstance(variable.get("name"), str):
@@ -194,6 +199,7 @@ def _record(run: Run, outcome: Any) -> None:
         answer=outcome.answer if run.mode in wire.MESSAGE_MODES else None,
         usage=tokens,
         total_steps=outcome.total_steps,
+        agent_thoughts=outcome.agent_thoughts or None,
         from_statuses=(Run.Status.RUNNING,),
     )
 

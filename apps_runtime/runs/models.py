@@ -124,6 +124,8 @@ class Message(models.Model):
     query = models.TextField(blank=True, default="")
     inputs = models.JSONField(default=dict, blank=True)
     answer = models.TextField(blank=True, default="")
+    # Agent apps: the steps that led to the answer (thought, tool, tool_input, observation).
+    agent_thoughts = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=32, default=Run.Status.RUNNING)
     error = models.TextField(blank=True, default="")
     prompt_tokens = models.PositiveIntegerField(default=0)

@@ -18,6 +18,7 @@ from django.db import connection
 from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
 from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.engine.nodes import model_node_types
+from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
 from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
@@ -36,10 +37,9 @@ from config.api.sse import data_frame
 
 APPS_RUN = "apps:run"
 APP_UNAVAILABLE = "app_unavailable"
-AGENT_NOT_RUNNABLE = "agent apps are not runnable yet"
 MODE_NOT_SUPPORTED_FOR_EVENT_RECONNECT = "mode_not_supported_for_event_reconnect"
 RUNNABLE_MODES = frozenset(
-    {AppMode.WORKFLOW, AppMode.ADVANCED_CHAT, AppMode.CHAT, AppMode.COMPLETION}
+    {AppMode.WORKFLOW, AppMode.ADVANCED_CHAT, AppMode.CHAT, AppMode.COMPLETION, AppMode.AGENT_CHAT}
 )
 
 
@@ -132,9 +132,33 @@ def check_providers(app: App, workflow: WorkflowVersion | None) -> None:
             raise ApiError(exc.status, exc.message, code=exc.code) from None
 
 
+def check_tool_providers(app: App, workflow: WorkflowVersion | None) -> None:
+    """Every tool provider the app names must exist in its workspace (``app_unavailable``)."""
+    from apps_runtime.tools.registry import missing_providers, tool_entries
+
+    if workflow is not None:
+        entries = tool_entries(mode=app.mode, graph=workflow.graph or {})
+    else:
+        entries = tool_entries(mode=app.mode, model_config=app.model_config.config)
+    missing = missing_providers(app.workspace_id, entries)
+    if missing:
+        raise app_unavailable(
+            "the app uses tool providers this workspace does not have: " + ", ".join(missing)
+        )
+
+
+def check_agent_strategy(app: App) -> None:
+    """An agent app runs only with a strategy the engine knows (function calling, ReAct)."""
+    from apps_runtime.engine.agent import strategy_of
+
+    config = app.model_config.config if isinstance(app.model_config.config, dict) else {}
+    agent_mode = config.get("agent_mode") if isinstance(config.get("agent_mode"), dict) else {}
+    strategy = (agent_mode or {}).get("strategy")
+    if strategy_of(strategy) is None:
+        raise app_unavailable(f"the agent strategy {strategy!r} is not runnable on this server")
+
+
 def check_runnable(app: App) -> None:
-    if app.mode == AppMode.AGENT_CHAT:
-        raise app_unavailable(AGENT_NOT_RUNNABLE)
     if app.mode not in RUNNABLE_MODES:
         raise invalid(MODE_NOT_RUNNABLE)
 
@@ -175,8 +199,16 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
         problem = app_unrunnable_message(app, workflow)
         if problem is not None:
             raise app_unavailable(problem)
+        strategies = unrunnable_agent_strategies(workflow.graph or {})
+        if strategies:
+            raise app_unavailable(
+                "the app uses agent strategies this server cannot run: " + ", ".join(strategies)
+            )
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")
+    elif app.mode == AppMode.AGENT_CHAT:
+        check_agent_strategy(app)
+    check_tool_providers(app, workflow)
     check_providers(app, workflow)
     ratelimit.enforce(
         "run-start",

@@ -8,6 +8,7 @@ Runs and conversations belong to the subject that started them: anyone else gets
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import Q
 
@@ -82,16 +83,22 @@ def conversation_get_for_subject(
 
 
 def conversation_history(
-    conversation_id: uuid.UUID, *, before: uuid.UUID, limit: int | None
-) -> list[tuple[str, str]]:
-    """Earlier finished turns of a conversation as (query, answer), oldest first."""
+    conversation_id: uuid.UUID,
+    *,
+    before: uuid.UUID,
+    limit: int | None,
+    with_thoughts: bool = False,
+) -> list[Any]:
+    """Earlier finished turns of a conversation as (query, answer), oldest first; with
+    ``with_thoughts`` as (query, answer, agent thoughts)."""
+    fields = ("query", "answer", "agent_thoughts") if with_thoughts else ("query", "answer")
     turns = (
         Message.objects.filter(conversation_id=conversation_id)
         .exclude(run_id=before)
         .filter(run__status__in=(Run.Status.SUCCEEDED, Run.Status.PARTIAL_SUCCEEDED))
         .order_by("-created_at")
-        .values_list("query", "answer")
+        .values_list(*fields)
     )
     rows = list(turns[:limit] if limit is not None else turns)
     rows.reverse()
-    return [(query, answer) for query, answer in rows]
+    return [tuple(row) for row in rows]

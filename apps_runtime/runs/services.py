@@ -181,6 +181,7 @@ def run_finish(
     answer: str | None = None,
     usage: tuple[int, int, int] | None = None,
     total_steps: int | None = None,
+    agent_thoughts: list[dict[str, Any]] | None = None,
     from_statuses: tuple[str, ...] = Run.ACTIVE,
 ) -> Run | None:
     """Record how a run ended, then append its terminal events and close its log.
@@ -222,6 +223,8 @@ def run_finish(
             }
             if answer is not None:
                 fields["answer"] = answer
+            if agent_thoughts is not None:
+                fields["agent_thoughts"] = agent_thoughts
             Message.objects.filter(run_id=run.pk).update(**fields)
         run = Run.objects.select_related("app", "message").get(pk=run.pk)
     run_publish_terminal(run)

@@ -13,7 +13,9 @@ from apps_runtime.models import AppMode
 from apps_runtime.runs.models import Run
 
 WORKFLOW_FAMILY = frozenset({AppMode.WORKFLOW, AppMode.ADVANCED_CHAT})
-MESSAGE_MODES = frozenset({AppMode.CHAT, AppMode.COMPLETION, AppMode.ADVANCED_CHAT})
+MESSAGE_MODES = frozenset(
+    {AppMode.CHAT, AppMode.COMPLETION, AppMode.ADVANCED_CHAT, AppMode.AGENT_CHAT}
+)
 
 # Events that carry ``workflow_run_id`` (decisions §6, settled details).
 WORKFLOW_EVENTS = frozenset(
@@ -28,6 +30,7 @@ WORKFLOW_EVENTS = frozenset(
         "loop_started",
         "loop_next",
         "loop_completed",
+        "agent_log",
         "text_chunk",
         "workflow_finished",
         "human_input_required",
@@ -38,7 +41,9 @@ WORKFLOW_EVENTS = frozenset(
     }
 )
 # Events that carry the message identifiers in the chat family.
-MESSAGE_EVENTS = frozenset({"message", "message_end", "message_replace", "error"})
+MESSAGE_EVENTS = frozenset(
+    {"message", "message_end", "message_replace", "error", "agent_message", "agent_thought"}
+)
 
 # Status words of a finished run (``partial-succeeded`` is a success with node failures).
 SUCCESS_STATUSES = frozenset({Run.Status.SUCCEEDED, Run.Status.PARTIAL_SUCCEEDED})

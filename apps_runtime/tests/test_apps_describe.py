@@ -95,6 +95,7 @@ def test_describe_everything(client, echo_workflow, acme):
         "service_api_enabled": True,
         "is_agent": False,
         "blocking_nodes": [],
+        "tool_providers": [],
     }
     assert set(body["parameters"]) == PARAMETER_KEYS
     assert body["input_schema"]["properties"]["inputs"]["required"] == ["x"]

@@ -196,22 +196,22 @@ def test_unrunnable_node_types_are_warned_and_listed():
     doc = minimal_workflow()
     nodes = doc["workflow"]["graph"]["nodes"]
     nodes += [
-        {"id": "c", "data": {"type": "knowledge-retrieval"}},
-        {"id": "t", "data": {"type": "tool"}},
-        {"id": "c2", "data": {"type": "knowledge-retrieval"}},
+        {"id": "c", "data": {"type": "datasource"}},
+        {"id": "t", "data": {"type": "knowledge-retrieval"}},
+        {"id": "c2", "data": {"type": "datasource"}},
     ]
     parsed = parse(doc)
-    assert parsed.unsupported_node_types == ["knowledge-retrieval", "tool"]
+    assert parsed.unsupported_node_types == ["datasource", "knowledge-retrieval"]
     assert parsed.warnings == [
-        "the engine cannot run node type(s) knowledge-retrieval, tool; runs of this app answer "
-        "app_unavailable until it can"
+        "the engine cannot run node type(s) datasource, knowledge-retrieval; runs of this app "
+        "answer app_unavailable until it can"
     ]
 
 
 def test_runnable_node_types_raise_no_warning():
     graph = {"nodes": [{"id": kind, "data": {"type": kind}} for kind in runnable_node_types()]}
     assert unsupported_node_types(graph) == []
-    for kind in ("tool", "knowledge-retrieval", "agent", "datasource"):
+    for kind in ("knowledge-retrieval", "datasource"):
         assert unsupported_node_types({"nodes": [{"id": "n", "data": {"type": kind}}]}) == [kind]
 
 
@@ -302,5 +302,6 @@ def test_the_registry_is_what_can_run():
     expected |= {"document-extractor"}
     expected |= {"code"}
     expected |= {"iteration", "iteration-start", "loop", "loop-start", "loop-end", "assigner"}
+    expected |= {"tool", "agent"}
     assert runnable_node_types() == expected
     assert all(callable(getattr(cls, "run", None)) for cls in NODE_TYPES.values())

@@ -3,7 +3,9 @@
 This server has no plugin system. A model-provider plugin is satisfied: every provider an app's
 nodes name is served through the OpenAI-compatible client (a workspace provider configuration or
 the deployment default, decisions §8). Any other plugin (tools, extensions, data sources …) is
-missing, so it is reported, in the shape the DSL writes it (dsl.md §1.4).
+missing, so it is reported, in the shape the DSL writes it (dsl.md §1.4) — except the tool
+plugins served in-tree (the builtin time provider). Tool providers the app names that its workspace
+lacks (OpenAPI, MCP, workflow tools are added in the admin) are reported as ``tool_provider``.
 """
 
 from __future__ import annotations
@@ -63,12 +65,46 @@ def _identifier(dependency: dict[str, Any]) -> str:
     return ""
 
 
+def _tool_entries(app: App) -> list[dict[str, Any]]:
+    from apps_runtime.tools.registry import tool_entries
+
+    if app.mode in WORKFLOW_MODES:
+        version = (
+            WorkflowVersion.objects.filter(app=app, version=WorkflowVersion.DRAFT).first()
+            or app.published_workflow
+        )
+        return tool_entries(mode=app.mode, graph=version.graph if version else None)
+    config = AppModelConfig.objects.filter(app=app).first()
+    return tool_entries(mode=app.mode, model_config=config.config if config else None)
+
+
+def _missing_tool_providers(app: App) -> list[dict[str, Any]]:
+    from apps_runtime.tools.registry import providers_summary
+
+    return [
+        {
+            "type": "tool_provider",
+            "value": {
+                "provider_type": row["provider_type"],
+                "provider_id": row["provider_id"],
+                "provider_name": row["provider_name"],
+                "tools": row["tools"],
+            },
+            "current_identifier": None,
+        }
+        for row in providers_summary(app.workspace_id, _tool_entries(app))
+        if not row["available"]
+    ]
+
+
 def app_leaked_dependencies(app: App) -> list[dict[str, Any]]:
+    from apps_runtime.tools.registry import IN_TREE_TOOL_PLUGINS
+
     extra = app.dsl_extra if isinstance(app.dsl_extra, dict) else {}
     declared = extra.get("dependencies")
     if not isinstance(declared, list):
-        return []
-    providers = _model_providers(app)
+        declared = []
+    providers = _model_providers(app) | IN_TREE_TOOL_PLUGINS
     leaked: list[dict[str, Any]] = []
     for dependency in declared:
         if not isinstance(dependency, dict):
@@ -83,4 +119,4 @@ def app_leaked_dependencies(app: App) -> list[dict[str, Any]]:
                 "current_identifier": dependency.get("current_identifier"),
             }
         )
-    return leaked
+    return leaked + _missing_tool_providers(app)

@@ -52,6 +52,7 @@ def node_unavailable_reason(type_name: str, data: dict[str, Any]) -> str | None:
 
 # Each module registers its node type(s) on import.
 from apps_runtime.engine.nodes import (  # noqa: E402, F401
+    agent,
     answer,
     assigner,
     code,
@@ -68,5 +69,6 @@ from apps_runtime.engine.nodes import (  # noqa: E402, F401
     question_classifier,
     start,
     template_transform,
+    tool,
     variable_aggregator,
 )

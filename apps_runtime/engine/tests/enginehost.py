@@ -9,6 +9,7 @@ from typing import Any
 
 from apps_runtime.engine.host import FileUnavailable
 from apps_runtime.providers.types import ModelChunk, ProviderError, ToolCall, Usage
+from apps_runtime.tools.types import ToolHandle, ToolOutput, ToolUnavailable
 
 
 @dataclass
@@ -34,6 +35,10 @@ class RecordingHost:
     closed: int = 0
     # Upload id -> bytes: the uploads this run was given (read_upload).
     uploads: dict[str, bytes] = field(default_factory=dict)
+    # Tools by tool_name (``tools.registry.BoundTool``s); calls recorded as (name, arguments).
+    tools: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[tuple[str, Any]] = field(default_factory=list)
+    thought_turns: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
 
     def emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
@@ -91,6 +96,23 @@ class RecordingHost:
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         self.history_limits.append(limit)
         return list(self.turns if limit is None else self.turns[-limit:] if limit else [])
+
+    def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        return list(self.thought_turns)
+
+    def tool(self, entry: Any) -> ToolHandle:
+        found = self.tools.get(str(entry.get("tool_name") or ""))
+        if found is None:
+            raise ToolUnavailable(f"no tool {entry.get('tool_name')!r}")
+        return found  # type: ignore[no-any-return]
+
+    def call_tool(self, tool: ToolHandle, arguments: Any) -> ToolOutput:
+        from apps_runtime.tools.invoke import arguments_check, output_cap
+
+        self.tool_calls.append((tool.spec.name, arguments))
+        checked = arguments_check(tool, arguments)  # type: ignore[arg-type]
+        call = tool.call  # type: ignore[attr-defined]
+        return output_cap(call(checked, float("inf"), self.should_stop))  # type: ignore[no-any-return]
 
     # helpers for assertions
     def named(self, name: str) -> list[dict[str, Any]]:

@@ -86,10 +86,17 @@ def test_get_is_405(echo_form, alice_token):
     assert_error(response, 405)
 
 
-def test_agent_chat_is_unavailable(acme, alice_token):
-    app = make_prompt_app(acme, mode=AppMode.AGENT_CHAT)
+def test_an_agent_with_a_strategy_this_server_lacks_is_unavailable(acme, alice_token):
+    app = make_prompt_app(
+        acme, mode=AppMode.AGENT_CHAT, config={"agent_mode": {"strategy": "plan_and_execute"}}
+    )
     response = sse_call("POST", run_path(app), token=alice_token, body={"inputs": {}, "query": "q"})
-    assert_error(response, 400, code="app_unavailable", message="agent apps are not runnable yet")
+    assert_error(
+        response,
+        400,
+        code="app_unavailable",
+        message="the agent strategy 'plan_and_execute' is not runnable on this server",
+    )
 
 
 def test_a_node_the_engine_cannot_run_is_unavailable_naming_its_type(acme, alice_token):
