@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 
 from apps_runtime.dsl import DslError, dsl_load
+from apps_runtime.engine.host import StopRequested
 from apps_runtime.engine.outbound import OutboundError, OutboundTooLarge, fetch
 from apps_runtime.tools.types import ToolError, ToolOutput
 
@@ -157,8 +159,11 @@ def call(
     auth_key_name: str,
     secret: str,
     deadline: float,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ToolOutput:
-    """Make the operation's request; ``deadline`` is a ``time.monotonic()`` instant."""
+    """Make the operation's request; ``deadline`` is a ``time.monotonic()`` instant, the whole
+    call's (the outbound client cuts a server that drips past it); a stop ends the call within
+    the outbound client's stop poll."""
     path = str(tool.get("path") or "")
     query: list[tuple[str, str | int | float | bool | None]] = []
     headers: dict[str, str] = {}
@@ -189,7 +194,6 @@ def call(
     if remaining <= 0:
         raise ToolError("the tool call ran out of time")
     try:
-        # h16c adds ``deadline=`` (total) and ``should_stop=`` to fetch: pass them here.
         response = fetch(
             str(tool.get("method") or "GET"),
             url,
@@ -197,8 +201,12 @@ def call(
             params=query or None,
             content=content,
             timeout=remaining,
+            deadline=remaining,
+            should_stop=should_stop,
             max_bytes=settings.TOOL_MAX_RESPONSE_BYTES,
         )
+    except StopRequested:
+        raise ToolError("the run was stopped") from None
     except OutboundTooLarge:
         raise ToolError(
             f"the API answered more than {settings.TOOL_MAX_RESPONSE_BYTES} bytes"

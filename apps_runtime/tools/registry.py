@@ -136,7 +136,7 @@ def _caller(provider: ToolProvider, tool: Mapping[str, Any]) -> Caller:
         secret = unseal(provider.credentials) if provider.credentials else ""
 
         def call_api(
-            arguments: dict[str, Any], deadline: float, _stop: Callable[[], bool] | None
+            arguments: dict[str, Any], deadline: float, stop: Callable[[], bool] | None
         ) -> ToolOutput:
             return openapi.call(
                 server=server,
@@ -146,6 +146,7 @@ def _caller(provider: ToolProvider, tool: Mapping[str, Any]) -> Caller:
                 auth_key_name=provider.auth_key_name,
                 secret=secret,
                 deadline=deadline,
+                should_stop=stop,
             )
 
         return call_api

@@ -5,6 +5,7 @@ capped and every call is audited."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from apps_runtime.tools.registry import tool_resolve
 from apps_runtime.tools.services import ToolProviderInvalid, tool_provider_save
 from apps_runtime.tools.tests.helpers import api_provider, pets_schema
 from apps_runtime.tools.types import ToolError
+from tests.drip import dripping_server
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +225,35 @@ def test_admin_actor_saves_are_audited(acme, pets):
     events = list(AuditEvent.objects.filter(action__startswith="tool_provider.").order_by("id"))
     assert [e.action for e in events] == ["tool_provider.created", "tool_provider.updated"]
     assert "k-123" not in json.dumps([e.details for e in events], default=str)
+
+
+def test_an_api_that_drips_is_cut_at_the_tool_call_deadline(acme, settings):
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.TOOL_CALL_DEADLINE_SECONDS = 0.6
+    with dripping_server(every=0.1) as drip:
+        api_provider(acme, drip, name="slow")
+        started = time.monotonic()
+        with pytest.raises(ToolError):
+            call(acme, "getPet", {"pet_id": 1}, provider="slow")
+        took = time.monotonic() - started
+    assert took < 1.5, took  # every byte came inside any read timeout: only the total cut it
+    record = ToolCallRecord.objects.get(tool="getPet")
+    assert record.status == "failed"
+
+
+def test_a_stop_reaches_an_api_call_that_is_waiting(acme, settings):
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_STOP_POLL_MS = 50
+    stop_at = time.monotonic() + 0.3
+    with dripping_server(every=0.2, drip_head=True) as drip:
+        api_provider(acme, drip, name="slow")
+        bound = tool_resolve(acme.id, {"provider_name": "slow", "tool_name": "getPet"})
+        with pytest.raises(ToolError, match="stopped"):
+            tool_invoke(
+                bound,
+                {"pet_id": 1},
+                workspace_id=acme.id,
+                run_id=None,
+                should_stop=lambda: time.monotonic() >= stop_at,
+            )
+    assert time.monotonic() - stop_at < 1.0
