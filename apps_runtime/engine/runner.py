@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -34,6 +34,7 @@ from apps_runtime.engine.nodes.base import (
 from apps_runtime.engine.templates import parse, render_segment
 from apps_runtime.engine.variables import CONVERSATION, VariablePool
 from apps_runtime.providers.types import ProviderError, Usage
+from apps_runtime.tools.types import ToolHandle, ToolOutput
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,18 @@ class _BranchHost:
 
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         return self._host.history(limit)
+
+    def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        return self._host.agent_history(limit)
+
+    def read_upload(self, upload_id: str, max_bytes: int) -> bytes:
+        return self._host.read_upload(upload_id, max_bytes)
+
+    def tool(self, entry: Mapping[str, Any]) -> ToolHandle:
+        return self._host.tool(entry)
+
+    def call_tool(self, tool: ToolHandle, arguments: Any) -> ToolOutput:
+        return self._host.call_tool(tool, arguments)
 
 
 def container_of(raw: dict[str, Any]) -> str | None:

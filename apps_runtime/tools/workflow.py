@@ -118,6 +118,11 @@ class _ToolRunHost(WorkspaceHost):
     def history(self, limit: int | None) -> list[tuple[str, str]]:
         return []
 
+    def read_upload(self, upload_id: str, max_bytes: int) -> bytes:
+        from apps_runtime.engine.host import FileUnavailable
+
+        raise FileUnavailable("a workflow run as a tool is given no uploads")
+
     def agent_history(self, limit: int | None) -> list[tuple[str, str, list[dict[str, Any]]]]:
         return []
 
