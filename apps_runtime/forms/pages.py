@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.forms import selectors, services
+from apps_runtime.forms.errors import run_ended_reason
 from apps_runtime.forms.fields import OUTPUT_PLACEHOLDER, field_name, select_options
 from apps_runtime.forms.models import HumanInputForm
 from config.api.errors import ApiError
@@ -102,4 +103,5 @@ class FormPage(LoginRequiredMixin, View):
                 lambda m: f"[{m.group(1)}]", form.form_content
             )
             context["action"] = form.action(form.action_id) if form.action_id else None
+            context["run_ended"] = run_ended_reason(form)
         return render(request, TEMPLATE, context, status=status)
