@@ -40,18 +40,21 @@ run: install .secret_key
 # The production layout (config/serve.py): gunicorn WSGI workers for the JSON API, pages and admin
 # on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001), SERVE_RUN_WORKERS
 # Celery workers (2) for the runs; a reverse proxy routes between the first two (README). Needs
-# SECRET_KEY (or .secret_key), DATABASE_URL, REDIS_URL.
+# SECRET_KEY (or .secret_key), and DATABASE_URL and REDIS_URL in .env (the one configuration
+# every manage.py command reads too; `config.serve check` refuses them from the shell alone).
 serve-prod: install .secret_key
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"; \
 	export RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}"; \
+	$(BIN)/python -m config.serve check && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	$(BIN)/python -m config.serve
 
 # One Celery run worker (RUN_EXECUTOR=celery) in the environment `make run` uses (.secret_key);
-# needs DATABASE_URL and REDIS_URL, and web processes started with RUN_EXECUTOR=celery.
+# needs DATABASE_URL and REDIS_URL in .env, and web processes started with RUN_EXECUTOR=celery.
 worker: install .secret_key
-	@RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
+	@$(BIN)/python -m config.serve check && \
+	RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

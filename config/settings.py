@@ -14,11 +14,26 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from config.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    env_file_path,
+    env_url,
+    load_env_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+# One configuration for every process of the checkout (issue 22): ``.env`` (or the file ENV_FILE
+# names) under the environment. The test suite reads it only when ENV_FILE names it, so that a
+# production .env in a developer's checkout never points the tests at its database.
+ENV_FILE = env_file_path()
+ENV_FILE_VALUES = load_env_file(ENV_FILE) if env_str("ENV_FILE") or not TESTING else {}
 
 DEBUG = env_bool("DEBUG", False)
 # One mechanism for every process of a checkout: SECRET_KEY from the environment, else the
@@ -136,6 +151,14 @@ if DATABASE_URL:
     _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
     DATABASES = {"default": _db}
 else:
+    if ENV_FILE_VALUES.get("DATABASE_URL"):
+        # The production configuration names PostgreSQL but this process's environment blanked
+        # it: stop rather than write to the embedded SQLite the server never reads.
+        raise ImproperlyConfigured(
+            f"{ENV_FILE} sets DATABASE_URL, but this process's environment sets it empty, so it "
+            "would use the embedded SQLite database instead: unset DATABASE_URL "
+            "(`env -u DATABASE_URL …`) and run again"
+        )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

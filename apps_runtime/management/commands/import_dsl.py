@@ -41,7 +41,7 @@ class Command(BaseCommand):
         try:
             dsl_parse(text, allow_newer=options["allow_newer"])
         except DslError as exc:
-            raise CommandError(f"{source}: {exc.message}") from None
+            raise CommandError(f"{source}: {exc.message}{_newer_hint(text, options)}") from None
         workspace = workspace_lookup(options["workspace"])
         # The same service as the API's import and the admin upload.
         importer = Importer(actor=Actor.operator("import_dsl"))
@@ -58,6 +58,17 @@ class Command(BaseCommand):
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(str(result.app.id))
+
+
+def _newer_hint(text: bytes, options: dict[str, Any]) -> str:
+    """When only the file's DSL version stopped it, name the option that takes it as is."""
+    if options["allow_newer"]:
+        return ""
+    try:
+        dsl_parse(text, allow_newer=True)
+    except DslError:
+        return ""
+    return " (to import it as is, run the command again with --allow-newer)"
 
 
 def _read(path: str) -> bytes:

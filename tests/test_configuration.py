@@ -1,0 +1,87 @@
+"""One configuration for every process of the checkout (issue 22 item 2): ``.env`` (or the file
+``ENV_FILE`` names) is read by every ``manage.py`` command and by ``make serve-prod`` /
+``make worker`` (``config.serve``); a command that would fall back to the embedded SQLite while
+that file names PostgreSQL stops and says so; an unreachable database is one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DROPPED = ("DATABASE_URL", "REDIS_URL", "TESTING", "ENV_FILE", "SQLITE_PATH", "RUN_EXECUTOR")
+UNREACHABLE = "postgres://someone:s3cret@127.0.0.1:9/production"
+
+
+def run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in DROPPED}
+    base.update({"SECRET_KEY": "x" * 40, **env})
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_command_reads_the_database_from_the_env_file_and_names_why_it_is_unreachable(
+    tmp_path,
+):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATABASE_URL={UNREACHABLE}\n", encoding="utf-8")
+    sqlite = tmp_path / "db.sqlite3"
+    result = run(
+        ["manage.py", "issue_token", "demo@example.com"],
+        ENV_FILE=str(env_file),
+        SQLITE_PATH=str(sqlite),
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback, no pool warnings
+    assert lines[0].startswith(
+        "cannot connect to the database at DATABASE_URL=postgres://someone:***@127.0.0.1:9/"
+        "production: "
+    )
+    assert "refused" in lines[0].lower() and "s3cret" not in lines[0]
+    assert not sqlite.exists()  # the file's PostgreSQL, never the embedded database
+
+
+def test_a_command_that_would_fall_back_to_sqlite_says_so_and_stops(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DATABASE_URL={UNREACHABLE}\n", encoding="utf-8")
+    sqlite = tmp_path / "db.sqlite3"
+    result = run(
+        ["manage.py", "issue_token", "demo@example.com"],
+        ENV_FILE=str(env_file),
+        SQLITE_PATH=str(sqlite),
+        DATABASE_URL="",
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"configuration error: {env_file} sets DATABASE_URL")
+    assert "would use the embedded SQLite database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not sqlite.exists()
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("OAUTH_TTL_DAYS=0\n", encoding="utf-8")  # invalid if it were read
+    assert run(["manage.py", "check"], ENV_FILE=str(env_file)).returncode == 2
+    result = run(["manage.py", "check"], ENV_FILE=str(env_file), OAUTH_TTL_DAYS="14")
+    assert result.returncode == 0, result.stderr
+
+
+def test_serve_prod_refuses_a_database_set_only_in_the_shell(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("REDIS_URL=redis://127.0.0.1:6379/0\n", encoding="utf-8")
+    result = run(["-m", "config.serve", "check"], ENV_FILE=str(env_file), DATABASE_URL=UNREACHABLE)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"configuration error: DATABASE_URL is set in this shell but not in {env_file}: "
+        "manage.py commands, make worker and cron jobs started elsewhere would not see it; "
+        f"put DATABASE_URL=… in {env_file}\n"
+    )
+    env_file.write_text(
+        f"DATABASE_URL={UNREACHABLE}\nREDIS_URL=redis://127.0.0.1:6379/0\n", encoding="utf-8"
+    )
+    ok = run(["-m", "config.serve", "check"], ENV_FILE=str(env_file))
+    assert ok.returncode == 0 and ok.stderr == ""
