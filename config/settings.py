@@ -16,11 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     env_bool,
+    env_file_path,
     env_int,
     env_list,
     env_secret,
     env_str,
-    env_file_path,
     env_url,
     load_env_file,
 )
