@@ -25,17 +25,18 @@ install: $(STAMP)
 # The settings read .secret_key when SECRET_KEY is unset, so manage.py commands run from this
 # checkout use the server's key with nothing exported.
 run: install .secret_key
-	@$(BIN)/python manage.py migrate --noinput && \
+	@$(BIN)/python -m config.portcheck $(HOST) $(PORT) && \
+	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
-	$(BIN)/python manage.py seed_demo && \
+	$(BIN)/python manage.py seed_demo --with-admin && \
 	echo "" && \
 	echo "Serving on http://$(HOST):$(PORT)" && \
 	echo "  Home:         http://$(HOST):$(PORT)/" && \
 	echo "  API:          http://$(HOST):$(PORT)/openapi/v1/_health" && \
 	echo "  API docs:     http://$(HOST):$(PORT)/openapi/v1/docs" && \
 	echo "  Device login: http://$(HOST):$(PORT)/device" && \
-	echo "  Admin:        http://$(HOST):$(PORT)/admin/" && \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	echo "  Admin:        http://$(HOST):$(PORT)/admin/  (the demo admin above, not the demo account)" && \
+	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 # The production layout (config/serve.py): gunicorn WSGI workers for the JSON API, pages and admin
 # on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001), SERVE_RUN_WORKERS

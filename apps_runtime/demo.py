@@ -21,6 +21,9 @@ from apps_runtime.services import app_add_tags, app_import_parsed, app_set_acces
 from workspaces.models import Membership, Workspace
 
 DEMO_EMAIL = "demo@example.com"
+# ``make run`` only (``seed_demo --with-admin``): a local administrator for /admin/. The demo
+# account itself stays a plain user, as API users are.
+DEMO_ADMIN_EMAIL = "admin@example.com"
 
 DEMO_APPS_DIR = Path(__file__).resolve().parent / "demo_apps"
 
@@ -43,6 +46,21 @@ DEMO_APPS: tuple[DemoApp, ...] = (
     DemoApp("emailed_review.yml", ("demo", "workflow", "human-input")),
 )
 SHARED_APPS: tuple[DemoApp, ...] = (DemoApp("echo_workflow.yml", ("shared", "workflow")),)
+
+
+def demo_admin_seed() -> str:
+    """Create (or reset) the local demo administrator; return what to print."""
+    password = settings.DEMO_PASSWORD
+    with transaction.atomic():
+        admin = Account.objects.filter(email=DEMO_ADMIN_EMAIL).first()
+        if admin is None:
+            admin = Account.objects.create_superuser(DEMO_ADMIN_EMAIL, password, name="Demo Admin")
+        else:
+            admin.set_password(password)
+            admin.is_staff = admin.is_superuser = True
+            admin.status = Account.Status.ACTIVE
+            admin.save(update_fields=["password", "is_staff", "is_superuser", "status"])
+    return f"demo admin (for /admin/): {DEMO_ADMIN_EMAIL} / password: {password}"
 
 
 def demo_seed() -> list[str]:
@@ -69,7 +87,7 @@ def demo_seed() -> list[str]:
         )
         app_lines = seed_demo_apps(demo=demo, shared=shared, author=account)
     return [
-        f"demo account: {DEMO_EMAIL} / password: {password}",
+        f"demo account (API, device login; not an admin): {DEMO_EMAIL} / password: {password}",
         f"workspaces: Demo ({demo.id}), Shared Team ({shared.id})",
         *app_lines,
     ]

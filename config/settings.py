@@ -414,9 +414,21 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Dify API <noreply@localhost>")
+# Links written without a request to read (emailed forms, commands) start with PUBLIC_BASE_URL,
+# else with where this server was started: ``make run`` exports SERVE_HOST and SERVE_PORT (its
+# HOST and PORT), ``make serve-prod`` reads SERVE_HOST and SERVE_WSGI_PORT (config/public_url.py).
+# FORM_LINK_BASE_URL is the older name of the same thing.
+SERVE_HOST = env_str("SERVE_HOST", "127.0.0.1")
+SERVE_PORT = env_int(
+    "SERVE_PORT",
+    env_int("SERVE_WSGI_PORT", 8000, minimum=1, maximum=65535),
+    minimum=1,
+    maximum=65535,
+)
+_LINK_HOST = "127.0.0.1" if SERVE_HOST in ("0.0.0.0", "::", "") else SERVE_HOST  # noqa: S104
 FORM_LINK_BASE_URL = (
     PUBLIC_BASE_URL or env_url("FORM_LINK_BASE_URL", schemes=("http", "https")).rstrip("/")
-) or "http://127.0.0.1:8000"
+) or f"http://{_LINK_HOST}:{SERVE_PORT}"
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 # Model provider calls: connecting, and the longest silence between two streamed bytes.

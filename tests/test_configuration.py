@@ -85,3 +85,11 @@ def test_serve_prod_refuses_a_database_set_only_in_the_shell(tmp_path):
     )
     ok = run(["-m", "config.serve", "check"], ENV_FILE=str(env_file))
     assert ok.returncode == 0 and ok.stderr == ""
+
+
+def test_links_written_without_a_request_follow_the_port_the_server_was_started_on():
+    # `make run PORT=9555` starts daphne with SERVE_HOST/SERVE_PORT; serve-prod has
+    # SERVE_WSGI_PORT. An emailed form's link (no request to read) starts there.
+    code = "from config.public_url import link_base_url; print(link_base_url())"
+    result = run(["manage.py", "shell", "-c", code], SERVE_HOST="127.0.0.1", SERVE_PORT="9555")
+    assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:9555", result.stderr
