@@ -93,3 +93,21 @@ def test_links_written_without_a_request_follow_the_port_the_server_was_started_
     code = "from config.public_url import link_base_url; print(link_base_url())"
     result = run(["manage.py", "shell", "-c", code], SERVE_HOST="127.0.0.1", SERVE_PORT="9555")
     assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:9555", result.stderr
+
+
+def test_make_run_checks_its_port_before_it_says_serving_on():
+    import socket
+
+    from config.portcheck import port_problem
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(["-m", "config.portcheck", "127.0.0.1", str(port)])
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cannot serve on 127.0.0.1:{port}: Address already in use")
+    assert f"make run PORT={port + 1}" in result.stderr
+    assert port_problem("127.0.0.1", port) is None  # free again
+    recipe = (ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert recipe.index("config.portcheck $(HOST) $(PORT)") < recipe.index("Serving on")
