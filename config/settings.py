@@ -470,7 +470,15 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dify-compatible user-scoped API",
-    "DESCRIPTION": "User-scoped programmatic API (bearer auth), served under /openapi/v1.",
+    "DESCRIPTION": (
+        "User-scoped programmatic API (bearer auth), served under /openapi/v1.\n\n"
+        "[← Back to the front page](/) · [Approve a device login](/device) · [Admin](/admin/)"
+        "\n\n**Getting a token for *Authorize*:** log in from a terminal with "
+        "`difyctl auth login` (or the device flow in the README: `POST "
+        "/openapi/v1/oauth/device/code`, approve at [/device](/device), then poll `POST "
+        "/openapi/v1/oauth/device/token`), or, on the server, run `manage.py issue_token "
+        "EMAIL`. Paste the `dfoa_…` token into **Authorize** (without `Bearer`)."
+    ),
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/openapi/v1",

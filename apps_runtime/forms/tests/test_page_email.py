@@ -98,6 +98,8 @@ def test_a_member_answers_on_the_page_and_the_run_gets_the_answer(
     assert shown.status_code == 200
     html = shown.content.decode()
     assert "Please review" in html and 'value="approve"' in html and "looks fine" in html
+    # The answer's place in the text names the field by its label, not a raw [variable].
+    assert "Please review (your answer in “Comment” below)" in html and "[comment]" not in html
 
     with django_capture_on_commit_callbacks() as callbacks:
         answered = client.post(f"/forms/{token}", {"action": "approve", "comment": "fine by me"})
