@@ -50,17 +50,26 @@ SHARED_APPS: tuple[DemoApp, ...] = (DemoApp("echo_workflow.yml", ("shared", "wor
 
 def demo_admin_seed() -> str:
     """Create (or reset) the local demo administrator; return what to print."""
-    password = settings.DEMO_PASSWORD
     with transaction.atomic():
-        admin = Account.objects.filter(email=DEMO_ADMIN_EMAIL).first()
-        if admin is None:
-            admin = Account.objects.create_superuser(DEMO_ADMIN_EMAIL, password, name="Demo Admin")
-        else:
-            admin.set_password(password)
-            admin.is_staff = admin.is_superuser = True
-            admin.status = Account.Status.ACTIVE
-            admin.save(update_fields=["password", "is_staff", "is_superuser", "status"])
-    return f"demo admin (for /admin/): {DEMO_ADMIN_EMAIL} / password: {password}"
+        _account_with_demo_password(DEMO_ADMIN_EMAIL, "Demo Admin", superuser=True)
+    return f"demo admin (for /admin/): {DEMO_ADMIN_EMAIL} / password: {settings.DEMO_PASSWORD}"
+
+
+def _account_with_demo_password(email: str, name: str, *, superuser: bool = False) -> Account:
+    """The account, created or reset to the demo password (active; a superuser if asked)."""
+    password = settings.DEMO_PASSWORD
+    account = Account.objects.filter(email=email).first()
+    if account is None:
+        create = Account.objects.create_superuser if superuser else Account.objects.create_user
+        return create(email, password, name=name)
+    account.set_password(password)
+    account.status = Account.Status.ACTIVE
+    fields = ["password", "status"]
+    if superuser:
+        account.is_staff = account.is_superuser = True
+        fields += ["is_staff", "is_superuser"]
+    account.save(update_fields=fields)
+    return account
 
 
 def demo_seed() -> list[str]:
@@ -68,13 +77,7 @@ def demo_seed() -> list[str]:
     return what to print."""
     password = settings.DEMO_PASSWORD
     with transaction.atomic():
-        account = Account.objects.filter(email=DEMO_EMAIL).first()
-        if account is None:
-            account = Account.objects.create_user(DEMO_EMAIL, password, name="Demo User")
-        else:
-            account.set_password(password)
-            account.status = Account.Status.ACTIVE
-            account.save(update_fields=["password", "status"])
+        account = _account_with_demo_password(DEMO_EMAIL, "Demo User")
         demo = _workspace("Demo")
         shared = _workspace("Shared Team")
         Membership.objects.get_or_create(

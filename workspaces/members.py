@@ -24,9 +24,10 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -123,32 +124,14 @@ def member_invite(
     replaces that invitation (new link, new expiry, the new role). ``link_base`` is the site's
     origin for the mailed link.
     """
-    if role not in ASSIGNABLE_ROLES:
-        raise ApiError(422, f"role must be one of: {', '.join(ASSIGNABLE_ROLES)}")
-    email = email.strip().lower()
-    try:
-        with transaction.atomic():
-            manager = _manager(subject, workspace_id)
-            result, created = _invite(
-                manager.workspace, subject.account, email=email, role=role, link_base=link_base
-            )
-            audit_by_subject(
-                "member.invited",
-                subject,
-                ip=ip,
-                workspace_id=workspace_id,
-                member_id=result.membership.account.id,
-                member_email=result.membership.account.email,
-                role=role,
-                new_account=created,
-                pending=result.membership.pending,
-            )
-    except IntegrityError:
-        # A concurrent invite of the same email won the race.
-        raise ApiError(
-            409, "this email is already a member of the workspace", code="member_exists"
-        ) from None
-    return result
+    return _invite_recorded(
+        lambda: _manager(subject, workspace_id).workspace,
+        subject.account,
+        email=email,
+        role=role,
+        link_base=link_base,
+        audit=lambda details: audit_by_subject("member.invited", subject, ip=ip, **details),
+    )
 
 
 def member_add(
@@ -156,24 +139,48 @@ def member_add(
 ) -> InviteResult:
     """``manage.py add_member``: the operator adds ``email`` with ``role``, by the same rules as
     an invitation (a new email gets a pending account and a link to pass on)."""
+    return _invite_recorded(
+        lambda: workspace,
+        None,
+        email=email,
+        role=role,
+        link_base=link_base,
+        audit=lambda details: audit_record("member.invited", actor=actor, **details),
+    )
+
+
+def _invite_recorded(
+    workspace_of: Callable[[], Workspace],
+    inviter: Account | None,
+    *,
+    email: str,
+    role: str,
+    link_base: str,
+    audit: Callable[[dict[str, Any]], object],
+) -> InviteResult:
+    """One transaction: the workspace (``workspace_of`` checks who may invite), the invitation,
+    its audit record."""
     if role not in ASSIGNABLE_ROLES:
         raise ApiError(422, f"role must be one of: {', '.join(ASSIGNABLE_ROLES)}")
     try:
         with transaction.atomic():
+            workspace = workspace_of()
             result, created = _invite(
-                workspace, None, email=email.strip().lower(), role=role, link_base=link_base
+                workspace, inviter, email=email.strip().lower(), role=role, link_base=link_base
             )
-            audit_record(
-                "member.invited",
-                actor=actor,
-                workspace_id=workspace.id,
-                member_id=result.membership.account.id,
-                member_email=result.membership.account.email,
-                role=role,
-                new_account=created,
-                pending=result.membership.pending,
+            account = result.membership.account
+            audit(
+                {
+                    "workspace_id": workspace.id,
+                    "member_id": account.id,
+                    "member_email": account.email,
+                    "role": role,
+                    "new_account": created,
+                    "pending": result.membership.pending,
+                }
             )
     except IntegrityError:
+        # A concurrent invite of the same email won the race.
         raise ApiError(
             409, "this email is already a member of the workspace", code="member_exists"
         ) from None
