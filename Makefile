@@ -25,33 +25,37 @@ install: $(STAMP)
 # The settings read .secret_key when SECRET_KEY is unset, so manage.py commands run from this
 # checkout use the server's key with nothing exported.
 run: install .secret_key
-	@$(BIN)/python manage.py migrate --noinput && \
+	@$(BIN)/python -m config.portcheck $(HOST) $(PORT) && \
+	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
-	$(BIN)/python manage.py seed_demo && \
+	$(BIN)/python manage.py seed_demo --with-admin && \
 	echo "" && \
 	echo "Serving on http://$(HOST):$(PORT)" && \
 	echo "  Home:         http://$(HOST):$(PORT)/" && \
 	echo "  API:          http://$(HOST):$(PORT)/openapi/v1/_health" && \
 	echo "  API docs:     http://$(HOST):$(PORT)/openapi/v1/docs" && \
 	echo "  Device login: http://$(HOST):$(PORT)/device" && \
-	echo "  Admin:        http://$(HOST):$(PORT)/admin/" && \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	echo "  Admin:        http://$(HOST):$(PORT)/admin/  (the demo admin above, not the demo account)" && \
+	SERVE_HOST=$(HOST) SERVE_PORT=$(PORT) $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 # The production layout (config/serve.py): gunicorn WSGI workers for the JSON API, pages and admin
 # on SERVE_WSGI_PORT (8000), daphne for the SSE paths on SERVE_ASGI_PORT (8001), SERVE_RUN_WORKERS
 # Celery workers (2) for the runs; a reverse proxy routes between the first two (README). Needs
-# SECRET_KEY (or .secret_key), DATABASE_URL, REDIS_URL.
+# SECRET_KEY (or .secret_key), and DATABASE_URL and REDIS_URL in .env (the one configuration
+# every manage.py command reads too; `config.serve check` refuses them from the shell alone).
 serve-prod: install .secret_key
 	@export SECRET_KEY="$${SECRET_KEY:-$$(cat .secret_key)}"; \
 	export RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}"; \
+	$(BIN)/python -m config.serve check && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	$(BIN)/python -m config.serve
 
 # One Celery run worker (RUN_EXECUTOR=celery) in the environment `make run` uses (.secret_key);
-# needs DATABASE_URL and REDIS_URL, and web processes started with RUN_EXECUTOR=celery.
+# needs DATABASE_URL and REDIS_URL in .env, and web processes started with RUN_EXECUTOR=celery.
 worker: install .secret_key
-	@RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
+	@$(BIN)/python -m config.serve check && \
+	RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ from accounts.services import (
     account_update,
 )
 from config.admin_display import clipped
+from config.admin_log import logged_action
 
 
 @admin.register(Account)
@@ -68,12 +69,14 @@ class AccountAdmin(UserAdmin):  # type: ignore[type-arg]
             self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Disable selected accounts (their tokens are revoked for good)")
+    @logged_action
     def disable_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             account_set_status(account, Account.Status.DISABLED, actor=Actor.admin(request.user))
         self.message_user(request, f"Disabled {queryset.count()} account(s).", messages.SUCCESS)
 
     @admin.action(description="Enable selected accounts")
+    @logged_action
     def enable_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         for account in queryset:
             account_set_status(account, Account.Status.ACTIVE, actor=Actor.admin(request.user))
@@ -162,6 +165,7 @@ class AccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return bool(request.user.has_perm("accounts.change_accesstoken"))
 
     @admin.action(description="Revoke selected sessions", permissions=["revoke"])
+    @logged_action
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[AccessToken]) -> None:
         count = sum(
             access_token_revoke(token, actor=Actor.admin(request.user), reason="revoked in admin")

@@ -91,7 +91,20 @@ def missing_bearer(message: str = "missing bearer token") -> ApiError:
 
 
 def invalid_bearer() -> ApiError:
-    return ApiError(401, "invalid_bearer", headers={"WWW-Authenticate": INVALID_TOKEN_CHALLENGE})
+    # The message stays the contract's ``invalid_bearer`` (clients match it); the hint says what
+    # to do about it.
+    return ApiError(
+        401,
+        "invalid_bearer",
+        hint=INVALID_BEARER_HINT,
+        headers={"WWW-Authenticate": INVALID_TOKEN_CHALLENGE},
+    )
+
+
+INVALID_BEARER_HINT = (
+    "the token is unknown, revoked or expired: log in again (difyctl auth login, or the device "
+    "flow in the README) for a new one"
+)
 
 
 def extract_bearer(authorization: str | None) -> str | None:

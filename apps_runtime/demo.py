@@ -21,6 +21,9 @@ from apps_runtime.services import app_add_tags, app_import_parsed, app_set_acces
 from workspaces.models import Membership, Workspace
 
 DEMO_EMAIL = "demo@example.com"
+# ``make run`` only (``seed_demo --with-admin``): a local administrator for /admin/. The demo
+# account itself stays a plain user, as API users are.
+DEMO_ADMIN_EMAIL = "admin@example.com"
 
 DEMO_APPS_DIR = Path(__file__).resolve().parent / "demo_apps"
 
@@ -45,18 +48,36 @@ DEMO_APPS: tuple[DemoApp, ...] = (
 SHARED_APPS: tuple[DemoApp, ...] = (DemoApp("echo_workflow.yml", ("shared", "workflow")),)
 
 
+def demo_admin_seed() -> str:
+    """Create (or reset) the local demo administrator; return what to print."""
+    with transaction.atomic():
+        _account_with_demo_password(DEMO_ADMIN_EMAIL, "Demo Admin", superuser=True)
+    return f"demo admin (for /admin/): {DEMO_ADMIN_EMAIL} / password: {settings.DEMO_PASSWORD}"
+
+
+def _account_with_demo_password(email: str, name: str, *, superuser: bool = False) -> Account:
+    """The account, created or reset to the demo password (active; a superuser if asked)."""
+    password = settings.DEMO_PASSWORD
+    account = Account.objects.filter(email=email).first()
+    if account is None:
+        create = Account.objects.create_superuser if superuser else Account.objects.create_user
+        return create(email, password, name=name)
+    account.set_password(password)
+    account.status = Account.Status.ACTIVE
+    fields = ["password", "status"]
+    if superuser:
+        account.is_staff = account.is_superuser = True
+        fields += ["is_staff", "is_superuser"]
+    account.save(update_fields=fields)
+    return account
+
+
 def demo_seed() -> list[str]:
     """Create (or reset the password of) the demo account, its workspaces and the demo apps;
     return what to print."""
     password = settings.DEMO_PASSWORD
     with transaction.atomic():
-        account = Account.objects.filter(email=DEMO_EMAIL).first()
-        if account is None:
-            account = Account.objects.create_user(DEMO_EMAIL, password, name="Demo User")
-        else:
-            account.set_password(password)
-            account.status = Account.Status.ACTIVE
-            account.save(update_fields=["password", "status"])
+        account = _account_with_demo_password(DEMO_EMAIL, "Demo User")
         demo = _workspace("Demo")
         shared = _workspace("Shared Team")
         Membership.objects.get_or_create(
@@ -69,7 +90,7 @@ def demo_seed() -> list[str]:
         )
         app_lines = seed_demo_apps(demo=demo, shared=shared, author=account)
     return [
-        f"demo account: {DEMO_EMAIL} / password: {password}",
+        f"demo account (API, device login; not an admin): {DEMO_EMAIL} / password: {password}",
         f"workspaces: Demo ({demo.id}), Shared Team ({shared.id})",
         *app_lines,
     ]

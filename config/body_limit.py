@@ -31,7 +31,13 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from config.api.errors import envelope
-from config.api.middleware import is_api_path, request_body_limit
+from config.api.middleware import (
+    TOO_LARGE,
+    human_size,
+    is_api_path,
+    request_body_limit,
+    too_large_hint,
+)
 from config.api.renderers import render_json
 
 Scope = MutableMapping[str, Any]
@@ -66,7 +72,9 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def refusal(path: str, status: int = 413) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def refusal(
+    path: str, status: int = 413, method: str = "POST"
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and body of the 413 (or 411) for ``path`` (the connection is closed after it)."""
     if status == 411:
         message = "a chunked request body is not accepted here: send Content-Length"
@@ -78,13 +86,15 @@ def refusal(path: str, status: int = 413) -> tuple[list[tuple[bytes, bytes]], by
         else:
             body, content_type = f"{message}\n".encode(), b"text/plain; charset=utf-8"
     elif is_api_path(path):
-        body = render_json(envelope(413, "request body too large"))
+        body = render_json(envelope(413, TOO_LARGE, hint=too_large_hint(method, path)))
         content_type = b"application/json"
     elif path.startswith("/admin/"):
         body = _admin_page(path).encode()
         content_type = b"text/html; charset=utf-8"
     else:
-        body, content_type = b"Request body too large.\n", b"text/plain; charset=utf-8"
+        limit = body_limit_for(path, method)
+        body = f"Request body too large: the limit is {human_size(limit)}.\n".encode()
+        content_type = b"text/plain; charset=utf-8"
     headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
@@ -106,14 +116,10 @@ def _admin_page(path: str) -> str:
             "site_title": admin.site.site_title,
             "has_permission": False,
             "limit": limit,
-            "limit_human": _mib(limit),
-            "dsl_limit_human": _mib(settings.MAX_DSL_BYTES),
+            "limit_human": human_size(limit),
+            "dsl_limit_human": human_size(settings.MAX_DSL_BYTES),
         },
     )
-
-
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size // 1024} KiB"
 
 
 class BodySizeLimit:
@@ -128,7 +134,9 @@ class BodySizeLimit:
         limit = body_limit_for(path, str(scope.get("method", "")))
         declared = declared_length(list(scope.get("headers", [])))
         if declared is not None and declared > limit:
-            await _refuse(path, send)  # nothing of the body has been read
+            await _refuse(
+                path, send, str(scope.get("method", ""))
+            )  # nothing of the body has been read
             return
         buffered: list[Message] = []
         size = 0
@@ -139,7 +147,7 @@ class BodySizeLimit:
                 break  # a disconnect: let the app see it
             size += len(message.get("body", b""))
             if size > limit:
-                await _refuse(path, send)
+                await _refuse(path, send, str(scope.get("method", "")))
                 return
             if not message.get("more_body", False):
                 scope = _with_content_length(scope, size)
@@ -160,8 +168,8 @@ def _with_content_length(scope: Scope, size: int) -> Scope:
     return {**scope, "headers": headers}
 
 
-async def _refuse(path: str, send: Send) -> None:
-    headers, body = refusal(path)
+async def _refuse(path: str, send: Send, method: str = "POST") -> None:
+    headers, body = refusal(path, 413, method)
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -198,7 +206,7 @@ class WSGIChunkedBody:
                 break
             body += block
             if len(body) > limit:
-                return _wsgi_refuse(path, 413, start_response)
+                return _wsgi_refuse(path, 413, start_response, environ)
         environ["wsgi.input"] = io.BytesIO(bytes(body))
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
@@ -207,8 +215,13 @@ class WSGIChunkedBody:
 _REASONS = {411: "411 Length Required", 413: "413 Request Entity Too Large"}
 
 
-def _wsgi_refuse(path: str, status: int, start_response: Callable[..., Any]) -> list[bytes]:
-    headers, body = refusal(path, status)
+def _wsgi_refuse(
+    path: str,
+    status: int,
+    start_response: Callable[..., Any],
+    environ: dict[str, Any] | None = None,
+) -> list[bytes]:
+    headers, body = refusal(path, status, str((environ or {}).get("REQUEST_METHOD") or "POST"))
     # No Connection header: WSGI leaves hop-by-hop headers to the server.
     kept = [(k.decode(), v.decode()) for k, v in headers if k != b"connection"]
     start_response(_REASONS[status], kept)

@@ -45,6 +45,35 @@ def env_secret(name: str, key_file: Path) -> str:
         ) from None
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def env_file_path() -> Path:
+    """``ENV_FILE`` when set, else ``.env`` in the checkout."""
+    named = env_str("ENV_FILE")
+    return Path(named) if named else CHECKOUT / ".env"
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    """The checkout's configuration file (``.env``: ``KEY=value`` lines, python-dotenv's syntax)
+    into ``os.environ``, under what the environment already sets; returns the file's values.
+
+    Every process started from the checkout (the server, ``make serve-prod``, ``make worker``,
+    ``manage.py`` commands) reads it, so they all use one configuration (issue 22).
+    """
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    try:
+        values = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"{path} cannot be read: {exc}") from None
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+    return values
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = _raw(name)
     if value is None:

@@ -1,4 +1,11 @@
-"""Absolute links to this site's pages (invitation, confirmation and device-login links)."""
+"""Every absolute link the service writes (device login, invitations, address confirmations,
+emailed forms, commands' output) starts here (issue 22 item 4).
+
+``PUBLIC_BASE_URL`` when set; else the origin of the request being answered (so ``make run
+PORT=9000`` gives links on port 9000); else, with no request (a job mailing a form, a command),
+where the server was started (``FORM_LINK_BASE_URL``'s default, from ``SERVE_HOST`` and
+``SERVE_PORT`` / ``SERVE_WSGI_PORT``; config/settings.py).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,19 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
-def public_url(request: HttpRequest, path: str) -> str:
-    """``PUBLIC_BASE_URL`` + ``path`` when set, else the request's own origin + ``path`` (behind
-    trusted proxies ``SECURE_PROXY_SSL_HEADER`` makes ``X-Forwarded-Proto`` count)."""
+def link_base_url(request: HttpRequest | None = None) -> str:
+    """Where this site's links start, without a trailing slash."""
     if settings.PUBLIC_BASE_URL:
-        return settings.PUBLIC_BASE_URL + path
-    return request.build_absolute_uri(path)
+        return str(settings.PUBLIC_BASE_URL)
+    if request is not None:
+        # Behind trusted proxies SECURE_PROXY_SSL_HEADER makes X-Forwarded-Proto count.
+        return request.build_absolute_uri("/").rstrip("/")
+    return str(settings.FORM_LINK_BASE_URL)
+
+
+def public_url(request: HttpRequest | None, path: str) -> str:
+    return link_base_url(request) + path
 
 
 def site_origin(request: HttpRequest) -> str:
-    """Where this site's links start, without a trailing slash."""
-    return public_url(request, "/").rstrip("/")
+    return link_base_url(request)

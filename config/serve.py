@@ -19,6 +19,9 @@ import always ends as a ``failed`` import in its own request, never as a killed 
 ``SERVE_RUN_WORKERS`` (2 Celery worker processes, each ``RUN_WORKERS`` threads).
 
 ``python -m config.serve worker`` replaces itself with one Celery worker (``make worker``).
+``python -m config.serve check`` (run by ``make serve-prod`` and ``make worker`` first) refuses a
+production start whose database or Redis is set only in the shell: every other process of the
+checkout reads ``.env``, so they would not see it (issue 22).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 import time
 from types import FrameType
 
-from config.env import env_int, env_str
+from config.env import env_file_path, env_int, env_str, load_env_file
 
 PY = sys.executable
 JSON_SERVER_NAME = "gunicorn sync = serve-prod"
@@ -100,7 +103,38 @@ def default_workers() -> int:
 DEFAULT_THREADS = 1
 
 
+# The settings that decide where the data goes: they must come from the env file.
+SHARED_SETTINGS = ("DATABASE_URL", "REDIS_URL")
+
+
+def config_problems(environ: dict[str, str], file_values: dict[str, str], path: str) -> list[str]:
+    """Why a production start would not share its configuration with the checkout's commands."""
+    problems = []
+    for name in SHARED_SETTINGS:
+        in_file, in_env = file_values.get(name, ""), environ.get(name, "")
+        if not in_file and in_env:
+            problems.append(
+                f"{name} is set in this shell but not in {path}: manage.py commands, make worker "
+                f"and cron jobs started elsewhere would not see it; put {name}=… in {path}"
+            )
+        elif not in_file:
+            problems.append(f"the production layout needs {name}: put {name}=… in {path}")
+    return problems
+
+
+def check() -> int:
+    path = env_file_path()
+    original = dict(os.environ)
+    problems = config_problems(original, load_env_file(path), str(path))
+    for problem in problems:
+        print(f"configuration error: {problem}", file=sys.stderr)
+    return 2 if problems else 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["check"]:
+        return check()
+    load_env_file(env_file_path())  # SERVE_* and what the children read
     if sys.argv[1:2] == ["worker"]:
         argv = worker_argv(env_str("SERVE_WORKER_NAME", "runs"))
         env = {**os.environ, "RUN_EXECUTOR": env_str("RUN_EXECUTOR", "celery")}

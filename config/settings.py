@@ -14,11 +14,26 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from config.env import (
+    env_bool,
+    env_file_path,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    env_url,
+    load_env_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 TESTING = "pytest" in sys.modules or env_bool("TESTING", False)
+
+# One configuration for every process of the checkout (issue 22): ``.env`` (or the file ENV_FILE
+# names) under the environment. The test suite reads it only when ENV_FILE names it, so that a
+# production .env in a developer's checkout never points the tests at its database.
+ENV_FILE = env_file_path()
+ENV_FILE_VALUES = load_env_file(ENV_FILE) if env_str("ENV_FILE") or not TESTING else {}
 
 DEBUG = env_bool("DEBUG", False)
 # One mechanism for every process of a checkout: SECRET_KEY from the environment, else the
@@ -136,6 +151,14 @@ if DATABASE_URL:
     _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
     DATABASES = {"default": _db}
 else:
+    if ENV_FILE_VALUES.get("DATABASE_URL"):
+        # The production configuration names PostgreSQL but this process's environment blanked
+        # it: stop rather than write to the embedded SQLite the server never reads.
+        raise ImproperlyConfigured(
+            f"{ENV_FILE} sets DATABASE_URL, but this process's environment sets it empty, so it "
+            "would use the embedded SQLite database instead: unset DATABASE_URL "
+            "(`env -u DATABASE_URL …`) and run again"
+        )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -397,9 +420,21 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Dify API <noreply@localhost>")
+# Links written without a request to read (emailed forms, commands) start with PUBLIC_BASE_URL,
+# else with where this server was started: ``make run`` exports SERVE_HOST and SERVE_PORT (its
+# HOST and PORT), ``make serve-prod`` reads SERVE_HOST and SERVE_WSGI_PORT (config/public_url.py).
+# FORM_LINK_BASE_URL is the older name of the same thing.
+SERVE_HOST = env_str("SERVE_HOST", "127.0.0.1")
+SERVE_PORT = env_int(
+    "SERVE_PORT",
+    env_int("SERVE_WSGI_PORT", 8000, minimum=1, maximum=65535),
+    minimum=1,
+    maximum=65535,
+)
+_LINK_HOST = "127.0.0.1" if SERVE_HOST in ("0.0.0.0", "::", "") else SERVE_HOST  # noqa: S104
 FORM_LINK_BASE_URL = (
     PUBLIC_BASE_URL or env_url("FORM_LINK_BASE_URL", schemes=("http", "https")).rstrip("/")
-) or "http://127.0.0.1:8000"
+) or f"http://{_LINK_HOST}:{SERVE_PORT}"
 OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 # Model provider calls: connecting, and the longest silence between two streamed bytes.
@@ -441,7 +476,15 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dify-compatible user-scoped API",
-    "DESCRIPTION": "User-scoped programmatic API (bearer auth), served under /openapi/v1.",
+    "DESCRIPTION": (
+        "User-scoped programmatic API (bearer auth), served under /openapi/v1.\n\n"
+        "[← Back to the front page](/) · [Approve a device login](/device) · [Admin](/admin/)"
+        "\n\n**Getting a token for *Authorize*:** log in from a terminal with "
+        "`difyctl auth login` (or the device flow in the README: `POST "
+        "/openapi/v1/oauth/device/code`, approve at [/device](/device), then poll `POST "
+        "/openapi/v1/oauth/device/token`), or, on the server, run `manage.py issue_token "
+        "EMAIL`. Paste the `dfoa_…` token into **Authorize** (without `Bearer`)."
+    ),
     "VERSION": "1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/openapi/v1",

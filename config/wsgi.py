@@ -10,6 +10,10 @@ from config.body_limit import WSGIChunkedBody  # noqa: E402 (after Django is set
 
 # A chunked body is read (bounded) before Django, which would read it as empty (issue 16).
 application = WSGIChunkedBody(application)  # type: ignore[assignment]
+from config.wsgi_streaming import WSGIStreamingPathHint  # noqa: E402
+
+# The SSE routes live on daphne: say so instead of a bare 404 (issue 22).
+application = WSGIStreamingPathHint(application)  # type: ignore[assignment]
 from django.conf import settings  # noqa: E402
 
 from config.housekeeping import start_background  # noqa: E402

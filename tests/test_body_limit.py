@@ -26,7 +26,23 @@ def test_chunked_body_over_the_limit_is_413(settings):
         "code": "request_entity_too_large",
         "message": "request body too large",
         "status": 413,
+        "hint": "the limit here is 4096 bytes (4 KiB, MAX_REQUEST_BODY_BYTES)",
     }
+
+
+@pytest.mark.django_db
+def test_a_declared_oversize_body_names_the_limit_and_its_setting(api, settings):
+    settings.MAX_REQUEST_BODY_BYTES = 2 * 1024 * 1024
+    response = api().post(
+        "/openapi/v1/oauth/device/code",
+        data="x",
+        content_type="application/json",
+        CONTENT_LENGTH=str(3 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    assert response.json()["hint"] == (
+        "the limit here is 2097152 bytes (2.0 MiB, MAX_REQUEST_BODY_BYTES)"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -109,3 +109,20 @@ def test_a_server_that_cannot_end_a_chunked_body_gets_411():
     assert statuses == ["411 Length Required"] and not called
     payload = json.loads(body)
     assert payload["status"] == 411 and payload["code"] == "length_required"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/openapi/v1/apps/0b7e6f7e-0000-4000-8000-000000000001/run"),
+        ("POST", "/openapi/v1/apps/0b7e6f7e-0000-4000-8000-000000000001:run"),
+        ("GET", "/openapi/v1/apps/0b7e6f7e-0000-4000-8000-000000000001/tasks/t1/events"),
+    ],
+)
+def test_a_streaming_route_on_the_wsgi_port_names_the_asgi_server(gunicorn, method, path):
+    with httpx.Client(base_url=gunicorn.base, timeout=20) as client:
+        response = client.request(method, path)
+    assert response.status_code == 404
+    body = response.json()
+    assert "served by the ASGI server (daphne)" in body["message"]
+    assert "to daphne" in body["hint"] and "proxy sample" in body["hint"]

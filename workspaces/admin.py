@@ -21,6 +21,16 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     fields = ("account", "role", "current", "created_at")
     readonly_fields = ("created_at",)
 
+    def formfield_for_choice_field(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if db_field.name == "role":
+            # The roles the service accepts: "dataset operator" is Dify's, refused here.
+            kwargs["choices"] = [
+                (value, label)
+                for value, label in Membership.Role.choices
+                if value != Membership.Role.DATASET_OPERATOR
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

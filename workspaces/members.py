@@ -24,9 +24,10 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -39,6 +40,7 @@ from accounts.audit import Actor, audit_by_subject, audit_record
 from accounts.authentication import Subject
 from accounts.models import Account
 from config.api.errors import ApiError
+from config.public_url import link_base_url
 from workspaces.models import (
     ASSIGNABLE_ROLES,
     MEMBER_MANAGER_ROLES,
@@ -122,81 +124,126 @@ def member_invite(
     replaces that invitation (new link, new expiry, the new role). ``link_base`` is the site's
     origin for the mailed link.
     """
+    return _invite_recorded(
+        lambda: _manager(subject, workspace_id).workspace,
+        subject.account,
+        email=email,
+        role=role,
+        link_base=link_base,
+        audit=lambda details: audit_by_subject("member.invited", subject, ip=ip, **details),
+    )
+
+
+def member_add(
+    workspace: Workspace, *, email: str, role: str, actor: Actor, link_base: str = ""
+) -> InviteResult:
+    """``manage.py add_member``: the operator adds ``email`` with ``role``, by the same rules as
+    an invitation (a new email gets a pending account and a link to pass on)."""
+    return _invite_recorded(
+        lambda: workspace,
+        None,
+        email=email,
+        role=role,
+        link_base=link_base,
+        audit=lambda details: audit_record("member.invited", actor=actor, **details),
+    )
+
+
+def _invite_recorded(
+    workspace_of: Callable[[], Workspace],
+    inviter: Account | None,
+    *,
+    email: str,
+    role: str,
+    link_base: str,
+    audit: Callable[[dict[str, Any]], object],
+) -> InviteResult:
+    """One transaction: the workspace (``workspace_of`` checks who may invite), the invitation,
+    its audit record."""
     if role not in ASSIGNABLE_ROLES:
         raise ApiError(422, f"role must be one of: {', '.join(ASSIGNABLE_ROLES)}")
-    email = email.strip().lower()
-    now = timezone.now()
     try:
         with transaction.atomic():
-            manager = _manager(subject, workspace_id)
-            account = Account.objects.filter(email__iexact=email).first()
-            created = account is None
-            if account is None:
-                account = Account.objects.create_user(
-                    email, None, name=email.split("@", 1)[0], status=Account.Status.PENDING
-                )
-            elif account.status == Account.Status.DISABLED:
-                raise ApiError(409, "this account is disabled", code="account_disabled")
-            waits = account.status == Account.Status.PENDING or not account.email_confirmed
-            membership = (
-                Membership.with_pending.select_for_update()
-                .filter(workspace_id=workspace_id, account=account)
-                .first()
+            workspace = workspace_of()
+            result, created = _invite(
+                workspace, inviter, email=email.strip().lower(), role=role, link_base=link_base
             )
-            if membership is not None and not membership.pending:
-                raise ApiError(
-                    409, "this email is already a member of the workspace", code="member_exists"
-                )
-            if membership is None:
-                membership = Membership.objects.create(
-                    workspace=manager.workspace,
-                    account=account,
-                    role=role,
-                    current=False,
-                    pending=waits,
-                )
-            else:
-                # A re-invite: the earlier link dies, this one (and its role) counts.
-                Invitation.objects.filter(
-                    workspace_id=workspace_id, account=account, accepted_at__isnull=True
-                ).delete()
-                membership.role, membership.pending = role, waits
-                membership.save(update_fields=["role", "pending"])
-            token: str | None = None
-            if waits:
-                raw = secrets.token_urlsafe(32)
-                Invitation.objects.create(
-                    workspace=manager.workspace,
-                    account=account,
-                    invited_by=subject.account,
-                    role=role,
-                    token_hash=invitation_digest(raw),
-                    created_at=now,
-                    expires_at=_expiry(now),
-                )
-                if account.status == Account.Status.PENDING:
-                    token = raw
-                else:
-                    # The account exists: only its address may let this workspace in.
-                    _mail_confirmation(account, link_base=link_base, now=now)
-            audit_by_subject(
-                "member.invited",
-                subject,
-                ip=ip,
-                workspace_id=workspace_id,
-                member_id=account.id,
-                member_email=account.email,
-                role=role,
-                new_account=created,
-                pending=waits,
+            account = result.membership.account
+            audit(
+                {
+                    "workspace_id": workspace.id,
+                    "member_id": account.id,
+                    "member_email": account.email,
+                    "role": role,
+                    "new_account": created,
+                    "pending": result.membership.pending,
+                }
             )
     except IntegrityError:
         # A concurrent invite of the same email won the race.
         raise ApiError(
             409, "this email is already a member of the workspace", code="member_exists"
         ) from None
+    return result
+
+
+def _invite(
+    workspace: Workspace, inviter: Account | None, *, email: str, role: str, link_base: str
+) -> tuple[InviteResult, bool]:
+    """Inside a transaction: the membership (and invitation) for ``email``; True when the
+    account was created."""
+    now = timezone.now()
+    workspace_id = workspace.id
+    account = Account.objects.filter(email__iexact=email).first()
+    created = account is None
+    if account is None:
+        account = Account.objects.create_user(
+            email, None, name=email.split("@", 1)[0], status=Account.Status.PENDING
+        )
+    elif account.status == Account.Status.DISABLED:
+        raise ApiError(409, "this account is disabled", code="account_disabled")
+    waits = account.status == Account.Status.PENDING or not account.email_confirmed
+    membership = (
+        Membership.with_pending.select_for_update()
+        .filter(workspace_id=workspace_id, account=account)
+        .first()
+    )
+    if membership is not None and not membership.pending:
+        raise ApiError(409, "this email is already a member of the workspace", code="member_exists")
+    if membership is None:
+        membership = Membership.objects.create(
+            workspace=workspace,
+            account=account,
+            role=role,
+            current=False,
+            pending=waits,
+        )
+    else:
+        # A re-invite: the earlier link dies, this one (and its role) counts.
+        Invitation.objects.filter(
+            workspace_id=workspace_id, account=account, accepted_at__isnull=True
+        ).delete()
+        membership.role, membership.pending = role, waits
+        membership.save(update_fields=["role", "pending"])
+    token: str | None = None
+    if waits:
+        raw = secrets.token_urlsafe(32)
+        Invitation.objects.create(
+            workspace=workspace,
+            account=account,
+            invited_by=inviter,
+            role=role,
+            token_hash=invitation_digest(raw),
+            created_at=now,
+            expires_at=_expiry(now),
+        )
+        if account.status == Account.Status.PENDING:
+            token = raw
+        else:
+            # The account exists: only its address may let this workspace in.
+            _mail_confirmation(account, link_base=link_base, now=now)
     membership.account = account
-    return InviteResult(membership=membership, token=token)
+    return InviteResult(membership=membership, token=token), created
 
 
 def member_set_role(
@@ -365,7 +412,7 @@ def _mail_confirmation(account: Account, *, link_base: str, now: datetime) -> No
     AddressConfirmation.objects.create(
         account=account, token_hash=invitation_digest(raw), created_at=now, expires_at=_expiry(now)
     )
-    link = (link_base or settings.FORM_LINK_BASE_URL) + reverse("invite-confirm", args=[raw])
+    link = (link_base or link_base_url()) + reverse("invite-confirm", args=[raw])
     body = (
         "You have been invited to a workspace on Dify API.\n\n"
         "To join it, sign in as this address and confirm it here:\n\n"

@@ -19,7 +19,7 @@ from accounts.authentication import (
 from accounts.models import AccessToken, Account
 from config.api.errors import ApiError
 from config.compiled_query import CompiledQuery
-from workspaces.models import Membership
+from workspaces.models import Membership, Workspace
 
 WORKSPACE_NOT_FOUND = "workspace not found"
 
@@ -132,3 +132,25 @@ def member_rows(account: Account, workspace_id: uuid.UUID) -> QuerySet[Membershi
         .annotate(role_rank=rank)
         .order_by("role_rank", "created_at", "id")
     )
+
+
+def workspace_by_id_or_name(value: str) -> Workspace:
+    """A workspace by id, or by exact name when that name is unique (operator commands);
+    ``LookupError`` says why not."""
+    try:
+        workspace_id = uuid.UUID(value)
+    except ValueError:
+        matches = list(Workspace.objects.filter(name=value)[:2])
+        if not matches:
+            raise LookupError(
+                f"no workspace named {value!r} (manage.py create_workspace makes one)"
+            ) from None
+        if len(matches) > 1:
+            raise LookupError(
+                f"several workspaces are named {value!r}; pass the workspace id instead"
+            ) from None
+        return matches[0]
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        raise LookupError(f"no workspace with id {value}")
+    return workspace

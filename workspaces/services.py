@@ -32,6 +32,30 @@ def workspace_switch(account: Account, workspace_id: uuid.UUID) -> Membership:
     return membership
 
 
+def workspace_create(*, name: str, owner: Account, actor: Actor) -> Workspace:
+    """A new workspace owned by ``owner`` (``manage.py create_workspace``); it becomes the owner's
+    current workspace when the owner has none."""
+    name = name.strip()
+    if not name:
+        raise ApiError(422, "the workspace name must not be empty")
+    with transaction.atomic():
+        list(Membership.objects.select_for_update().filter(account=owner).values_list("pk"))
+        has_current = Membership.objects.filter(account=owner, current=True).exists()
+        workspace = Workspace.objects.create(name=name)
+        Membership.objects.create(
+            workspace=workspace, account=owner, role=Membership.Role.OWNER, current=not has_current
+        )
+        audit_record(
+            "workspace.created",
+            actor=actor,
+            account=owner,
+            workspace_id=workspace.id,
+            name=workspace.name,
+            owner_email=owner.email,
+        )
+    return workspace
+
+
 # --- the admin's writes (a staff user, not a member: no role rules apply) ---------------------
 
 WORKSPACE_EDITABLE = ("name", "status")

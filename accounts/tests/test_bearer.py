@@ -48,6 +48,19 @@ def test_malformed_tokens_are_rejected_before_any_query(api, db, token, django_a
 def test_well_formed_unknown_token(api, db):
     response = api("dfoa_" + "A" * 43).get(ACCOUNT_URL)
     assert_envelope(response, 401, message="invalid_bearer")
+    assert "unknown, revoked or expired" in response.json()["hint"]
+
+
+def test_a_refused_token_says_to_log_in_again(api, alice, token_for):
+    token = token_for(alice)
+    client = api(token)
+    client.delete("/openapi/v1/account/sessions/self")
+    body = client.get(ACCOUNT_URL).json()
+    assert body["message"] == "invalid_bearer"
+    assert body["hint"] == (
+        "the token is unknown, revoked or expired: log in again (difyctl auth login, or the "
+        "device flow in the README) for a new one"
+    )
 
 
 def test_query_string_token_is_ignored(api, alice, token_for):

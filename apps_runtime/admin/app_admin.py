@@ -29,6 +29,7 @@ from apps_runtime.services import (
     app_update,
 )
 from apps_runtime.transfer.imports import Importer, ImportOptions, dsl_import
+from config.admin_log import logged_action
 from workspaces.models import Workspace
 
 
@@ -212,10 +213,12 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # -- actions --------------------------------------------------------------------------------
 
     @admin.action(description="Turn the service API on", permissions=["change"])
+    @logged_action
     def enable_service_api(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._toggle(request, queryset, enabled=True)
 
     @admin.action(description="Turn the service API off", permissions=["change"])
+    @logged_action
     def disable_service_api(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._toggle(request, queryset, enabled=False)
 
@@ -228,18 +231,22 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"Service API turned {state} for {changed} app(s).")
 
     @admin.action(description="Set access mode: public", permissions=["change"])
+    @logged_action
     def set_access_public(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._access(request, queryset, App.AccessMode.PUBLIC)
 
     @admin.action(description="Set access mode: SSO verified", permissions=["change"])
+    @logged_action
     def set_access_sso_verified(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._access(request, queryset, App.AccessMode.SSO_VERIFIED)
 
     @admin.action(description="Set access mode: private (all members)", permissions=["change"])
+    @logged_action
     def set_access_private_all(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._access(request, queryset, App.AccessMode.PRIVATE_ALL)
 
     @admin.action(description="Set access mode: private", permissions=["change"])
+    @logged_action
     def set_access_private(self, request: HttpRequest, queryset: QuerySet[App]) -> None:
         self._access(request, queryset, App.AccessMode.PRIVATE)
 
@@ -317,6 +324,7 @@ class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             else:
                 app = record.app
                 assert app is not None
+                self.log_addition(request, app, [{"added": {}}])
                 self.message_user(
                     request, f"Imported {app.name} ({app.mode}) as {app.id}.", messages.SUCCESS
                 )

@@ -14,6 +14,7 @@ from apps_runtime.admin.display import pretty_json
 from apps_runtime.dsl import workflow_cannot_run
 from apps_runtime.models import Tag, WorkflowVersion
 from apps_runtime.services import PublishError, tag_save, tags_delete, workflow_publish_draft
+from config.admin_log import logged_action
 
 
 @admin.register(Tag)
@@ -122,6 +123,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return pretty_json(obj.extra)
 
     @admin.action(description="Publish selected drafts", permissions=["publish"])
+    @logged_action
     def publish_drafts(self, request: HttpRequest, queryset: QuerySet[WorkflowVersion]) -> None:
         for version in queryset.select_related("app"):
             try:

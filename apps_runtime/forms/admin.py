@@ -17,6 +17,7 @@ from apps_runtime.admin.display import pretty_json
 from apps_runtime.forms import runflow
 from apps_runtime.forms.models import HumanInputForm
 from apps_runtime.forms.tokens import token_masked
+from config.admin_log import logged_action
 
 
 @admin.register(HumanInputForm)
@@ -104,6 +105,7 @@ class HumanInputFormAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return pretty_json(obj.actions)
 
     @admin.action(description="Fail the paused runs of the selected waiting forms")
+    @logged_action
     def fail_paused_runs(self, request: HttpRequest, queryset: QuerySet[HumanInputForm]) -> None:
         run_ids = set(
             queryset.filter(status=HumanInputForm.Status.WAITING).values_list("run_id", flat=True)

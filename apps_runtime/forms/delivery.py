@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
 from accounts.models import Account
 from config.api.wire import parse_uuid
+from config.public_url import link_base_url
 from workspaces.models import Membership
 
 logger = logging.getLogger("difyapi.forms")
@@ -111,7 +111,7 @@ def _item_email(item: dict[str, Any], members: Any) -> str | None:
 
 
 def page_url(page_token: str) -> str:
-    return settings.FORM_LINK_BASE_URL + reverse("human-input-form-page", args=[page_token])
+    return link_base_url() + reverse("human-input-form-page", args=[page_token])
 
 
 def email_send(plan: EmailPlan, page_token: str) -> int:

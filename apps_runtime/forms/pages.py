@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from accounts.audit import Actor
 from accounts.models import Account
 from apps_runtime.forms import selectors, services
+from apps_runtime.forms.errors import run_ended_reason
 from apps_runtime.forms.fields import OUTPUT_PLACEHOLDER, field_name, select_options
 from apps_runtime.forms.models import HumanInputForm
 from config.api.errors import ApiError
@@ -97,9 +98,13 @@ class FormPage(LoginRequiredMixin, View):
         context: dict[str, Any] = {"form": form, "state": state, "error": error}
         if form is not None:
             context["fields"] = _fields(form, values or {})
-            # Where an answer goes in the text, the page names the field below that takes it.
+            # Where an answer goes in the text, the page names the field below that takes it
+            # (by its label, as the reader sees it), not the raw variable.
+            labels = {field["name"]: field["label"] for field in context["fields"]}
             context["content"] = OUTPUT_PLACEHOLDER.sub(
-                lambda m: f"[{m.group(1)}]", form.form_content
+                lambda m: f"(your answer in “{labels.get(m.group(1), m.group(1))}” below)",
+                form.form_content,
             )
             context["action"] = form.action(form.action_id) if form.action_id else None
+            context["run_ended"] = run_ended_reason(form)
         return render(request, TEMPLATE, context, status=status)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.audit import Actor, audit_record
 from accounts.models import Account
 from apps_runtime.forms import delivery
-from apps_runtime.forms.errors import form_expired_error, form_submitted_error
+from apps_runtime.forms.errors import form_closed_error, form_expired_error
 from apps_runtime.forms.fields import submission_clean
 from apps_runtime.forms.models import HumanInputForm
 from apps_runtime.forms.tokens import token_digest, token_mint
@@ -149,10 +149,8 @@ def form_submit(
 
 
 def _raise_if_closed(form: HumanInputForm) -> None:
-    if form.status == HumanInputForm.Status.SUBMITTED:
-        raise form_submitted_error()
     if form.status != HumanInputForm.Status.WAITING:
-        raise form_expired_error()
+        raise form_closed_error(form)
 
 
 def form_expire(form_id: Any) -> bool:

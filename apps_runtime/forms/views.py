@@ -37,13 +37,10 @@ def _open_form(account: Account, app_id: str, form_token: str) -> HumanInputForm
     """The caller's form, still answerable; 404 / 412 otherwise."""
     app = selectors.app_for_forms(account, app_id)
     form = selectors.form_for_api(account, app, form_token)
-    if form.status == HumanInputForm.Status.SUBMITTED:
-        raise errors.form_submitted_error()
-    if form.status != HumanInputForm.Status.WAITING:
-        raise errors.form_expired_error()
-    if services.form_close_if_unanswerable(form):
-        raise errors.form_expired_error()
-    return form
+    if form.is_waiting and not services.form_close_if_unanswerable(form):
+        return form
+    form.refresh_from_db()
+    raise errors.form_closed_error(form)
 
 
 class FormView(BearerAPIView):

@@ -27,11 +27,17 @@ class ProviderConfigForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text="OpenAI-compatible API root, e.g. https://api.openai.com/v1",
     )
     new_api_key = forms.CharField(
-        label="API key",
+        label="New API key",
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only. Leave empty to keep the stored key.",
+    )
+    model_names = forms.CharField(
+        label="Models",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "gpt-4o-mini\ngpt-4o"}),
+        help_text="The models this provider serves, one per line (informational; may be empty).",
     )
     clear_api_key = forms.BooleanField(
         label="Remove the stored API key", required=False, initial=False
@@ -43,6 +49,7 @@ class ProviderConfigForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.initial["model_names"] = "\n".join(self.instance.model_names or [])
         if self.instance.pk and self.instance.api_key:
             self.fields[
                 "new_api_key"
@@ -58,10 +65,12 @@ class ProviderConfigForm(forms.ModelForm):  # type: ignore[type-arg]
         return name
 
     def clean_model_names(self) -> list[str]:
-        value = self.cleaned_data.get("model_names") or []
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise forms.ValidationError('A JSON list of model names, e.g. ["gpt-4o-mini"].')
-        return value
+        text = self.cleaned_data.get("model_names") or ""
+        names = [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+        too_long = [name for name in names if len(name) > 255]
+        if too_long:
+            raise forms.ValidationError(f"A model name is at most 255 characters: {too_long[0]}")
+        return list(dict.fromkeys(names))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -94,7 +103,7 @@ class ProviderConfigAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
 
-    @admin.display(description="API key")
+    @admin.display(description="Stored API key")
     def api_key_status(self, obj: ProviderConfig) -> str:
         return f"set ({MASK})" if obj.api_key else "not set"
 

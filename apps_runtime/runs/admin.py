@@ -18,6 +18,7 @@ from accounts.audit import Actor
 from apps_runtime.admin.display import pretty_json
 from apps_runtime.runs.models import Conversation, Message, NodeExecution, Run
 from apps_runtime.runs.services import run_fail, run_stop
+from config.admin_log import logged_action
 
 ADMIN_FAIL_MESSAGE = "failed by an administrator"
 
@@ -133,6 +134,7 @@ class RunAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
         return bool(request.user.has_perm("apps_runtime.change_run"))
 
     @admin.action(description="Stop selected runs", permissions=["operate"])
+    @logged_action
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         active = [run for run in queryset if run.is_active]
         for run in active:
@@ -140,6 +142,7 @@ class RunAdmin(_ReadOnly, admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, f"Stop requested for {len(active)} run(s).", messages.SUCCESS)
 
     @admin.action(description="Fail selected runs (stuck, no process)", permissions=["operate"])
+    @logged_action
     def fail_selected(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         count = sum(
             run_fail(run, message=ADMIN_FAIL_MESSAGE, actor=Actor.admin(request.user))

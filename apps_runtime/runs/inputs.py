@@ -26,8 +26,7 @@ from accounts.authentication import Subject
 from apps_runtime.describe import app_input_schema, app_user_input_form
 from apps_runtime.models import CHAT_MODES, App, AppMode
 from config.api.errors import ApiError, validation_error
-from config.api.parsers import JsonTooDeep, json_loads_bounded
-from config.api.text import BadText
+from config.api.parsers import json_loads_bounded
 
 QUERY_REQUIRED_FOR_CHAT = "query_required_for_chat"
 QUERY_NOT_SUPPORTED_FOR_WORKFLOW = "query_not_supported_for_workflow"
@@ -66,18 +65,21 @@ def invalid(message: str, loc: list[str] | None = None) -> ApiError:
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """The JSON body; anything unparsable (or not an object) counts as ``{}`` (contract §5.15).
+    """The JSON body; an empty body counts as ``{}`` (contract §5.15).
 
+    A body that is not JSON, or not a JSON object, is the 400 ``bad_request`` every other JSON
+    route answers (decisions 22: a typo is named, not turned into ``inputs is required``).
     Nesting is bounded like every JSON route's (``MAX_JSON_DEPTH``): deeper is the 400 envelope;
     text no database can store (a NUL, an unpaired surrogate) is the 422 naming the field.
     """
-    try:
-        body = json_loads_bounded(raw.decode("utf-8")) if raw.strip() else {}
-    except (JsonTooDeep, BadText):
-        raise
-    except (UnicodeDecodeError, ApiError):
+    if not raw.strip():
         return {}
-    return body if isinstance(body, dict) else {}
+    body = json_loads_bounded(raw)
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, "Invalid JSON payload: the body must be a JSON object", code="bad_request"
+        )
+    return body
 
 
 def check_mode_rules(mode: str, body: Mapping[str, Any]) -> None:

@@ -304,7 +304,13 @@ def _position(plan: Any, run: Run, last_event_id: str | None, snapshot: bool) ->
         plan.after = position if run.is_active else _before_last(entries, "workflow_finished")
     else:
         plan.after = _segment_start(entries)
-    if not run.is_active and not any(wire.ends_stream(run.mode, e) for _, e in entries):
+    if not run.is_active:
+        # A finished run's stream ends with how it finished: a pause it left (a stop or a
+        # failure while it waited for a form) is passed over, not taken for the end.
+        plan.continue_on_pause = True
+    if not run.is_active and not any(
+        wire.ends_stream(run.mode, e, continue_on_pause=True) for _, e in entries
+    ):
         # Finished, but its terminal events never reached the log (the log was down when the run
         # ended, decisions 16-faults): what is there, then the end built from the row.
         plan.prelude += [
@@ -314,7 +320,8 @@ def _position(plan: Any, run: Run, last_event_id: str | None, snapshot: bool) ->
         plan.prelude += [data_frame(last, ids.stamp(event)) for event in wire.terminal_events(run)]
         plan.live = False
     elif not run.is_active and not any(
-        wire.ends_stream(run.mode, event) for _, event in _after(entries, plan.after)
+        wire.ends_stream(run.mode, event, continue_on_pause=True)
+        for _, event in _after(entries, plan.after)
     ):
         # Finished and its end already delivered: nothing more will come.
         plan.live = bool(_after(entries, plan.after))

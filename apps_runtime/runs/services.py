@@ -132,16 +132,17 @@ def run_discard(run: Run) -> None:
             Conversation.objects.filter(pk=conversation_id, runs__isnull=True).delete()
 
 
-def run_stop(*, run: Run, actor: Actor, subject: Subject | None = None, ip: str = "") -> None:
+def run_stop(*, run: Run, actor: Actor, subject: Subject | None = None, ip: str = "") -> str:
     """Ask a run to stop; idempotent. The job sees the flag at its next node or chunk.
 
-    A paused run has no job to notice: it is finished here, with its terminal events.
+    A paused run has no job to notice: it is finished here, with its terminal events. Returns
+    the run's status when the stop arrived (a finished status: there was nothing to stop).
     """
     now = timezone.now()
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
         if not locked.is_active:
-            return
+            return str(locked.status)
         first = locked.stop_requested_at is None
         if first:
             Run.objects.filter(pk=run.pk).update(stop_requested_at=now)
@@ -161,6 +162,7 @@ def run_stop(*, run: Run, actor: Actor, subject: Subject | None = None, ip: str 
         warn_outage(logger, "cache (stop flags)", exc, "stops apply at the next heartbeat")
     if paused:
         run_finish(run.id, status=Run.Status.STOPPED, from_statuses=(Run.Status.PAUSED,))
+    return str(locked.status)
 
 
 def stop_flag_set(run_id: uuid.UUID) -> bool:

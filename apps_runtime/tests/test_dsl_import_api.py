@@ -460,6 +460,22 @@ def test_check_dependencies_model_provider_is_satisfied(acme, owner):
 # -- one service for the API, the command and the admin upload ------------------------------
 
 
+def test_the_command_names_allow_newer_for_a_newer_file_only(acme, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    newer = tmp_path / "newer.yml"
+    newer.write_text(with_version(WORKFLOW, "0.99.0"), encoding="utf-8")
+    with pytest.raises(CommandError) as refused:
+        call_command("import_dsl", str(newer), "--workspace", str(acme.id))
+    assert "newer than the supported" in str(refused.value)
+    assert "run the command again with --allow-newer" in str(refused.value)
+    broken = tmp_path / "broken.yml"
+    broken.write_text("kind: app\nversion: 0.99.0\napp: {mode: nope}\n", encoding="utf-8")
+    with pytest.raises(CommandError) as other:
+        call_command("import_dsl", str(broken), "--workspace", str(acme.id))
+    assert "--allow-newer" not in str(other.value)
+
+
 def test_command_and_admin_upload_record_imports_through_the_same_service(
     acme, superuser_client, tmp_path
 ):

@@ -45,6 +45,21 @@ def request_body_limit(method: str, path: str) -> int:
     return int(settings.MAX_REQUEST_BODY_BYTES)
 
 
+def too_large_hint(method: str, path: str) -> str:
+    """What a 413 tells the user: the route's limit, in bytes and MiB, and the setting behind it."""
+    limit = request_body_limit(method, path)
+    upload = method.upper() == "POST" and bool(UPLOAD_PATH.match(path))
+    setting = "UPLOAD_MAX_BYTES" if upload else "MAX_REQUEST_BODY_BYTES"
+    return f"the limit here is {limit} bytes ({human_size(limit)}, {setting})"
+
+
+def human_size(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size // 1024} KiB"
+
+
+TOO_LARGE = "request body too large"
+
+
 class OpenAPIBoundaryMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -60,7 +75,9 @@ class OpenAPIBoundaryMiddleware:
         except ValueError:
             too_big = False
         if too_big:
-            api_response: HttpResponseBase = envelope_response(413, "request body too large")
+            api_response: HttpResponseBase = envelope_response(
+                413, TOO_LARGE, hint=too_large_hint(request.method or "", request.path)
+            )
         else:
             api_response = self._json_only(self.get_response(request))
         _add_frame_headers(api_response)

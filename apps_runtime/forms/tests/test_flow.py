@@ -105,6 +105,32 @@ def test_the_client_flow_run_pause_read_submit_follow(acme, alice, token, client
     assert Run.objects.get(pk=required["task_id"]).status == "succeeded"
 
 
+def test_stopping_a_paused_run_the_run_form_and_reattach_say_stopped(acme, alice, token, client):
+    app = graphs.review_app(acme)
+    required = run_until_pause(app, token, subject="the budget")
+    stop = client.post(f"/openapi/v1/apps/{app.id}/tasks/{required['task_id']}/stop")
+    assert stop.status_code == 200
+    assert stop.json() == {
+        "result": "success",
+        "status": "stopped",
+        "message": "The paused run was stopped.",
+    }
+    assert Run.objects.get(pk=required["task_id"]).status == "stopped"
+
+    events = follow(app, token, required["workflow_run_id"])
+    assert events[-1]["event"] == "workflow_finished", [e["event"] for e in events]
+    assert events[-1]["data"]["status"] == "stopped"
+
+    form = client.get(form_url(app, required["data"]["form_token"]))
+    assert form.status_code == 412
+    assert form.json()["message"] == "This form can no longer be answered: its run was stopped."
+
+    again = client.post(f"/openapi/v1/apps/{app.id}/tasks/{required['task_id']}/stop")
+    assert again.json()["message"] == (
+        "The run had already finished (stopped); there was nothing to stop."
+    )
+
+
 def submit(client: Any, app: Any, token: str, action: str, **values: str) -> None:
     response = client.post(
         form_url(app, token), {"action": action, "inputs": values}, format="json"

@@ -98,6 +98,8 @@ def test_a_member_answers_on_the_page_and_the_run_gets_the_answer(
     assert shown.status_code == 200
     html = shown.content.decode()
     assert "Please review" in html and 'value="approve"' in html and "looks fine" in html
+    # The answer's place in the text names the field by its label, not a raw [variable].
+    assert "Please review (your answer in “Comment” below)" in html and "[comment]" not in html
 
     with django_capture_on_commit_callbacks() as callbacks:
         answered = client.post(f"/forms/{token}", {"action": "approve", "comment": "fine by me"})
@@ -163,3 +165,21 @@ def test_an_overdue_form_page_says_expired(
     response = page(client, token)
     assert response.status_code == 412 and "Form expired" in response.content.decode()
     assert HumanInputForm.objects.get(pk=paused.form.pk).status == "timeout"
+
+
+def test_the_page_of_a_stopped_runs_form_says_the_run_was_stopped(
+    client, alice, pause_run, django_capture_on_commit_callbacks
+):
+    from accounts.audit import Actor
+    from apps_runtime.runs.services import run_stop
+
+    paused = emailed(
+        pause_run, alice, django_capture_on_commit_callbacks, recipients={"whole_workspace": True}
+    )
+    token = link_token(mail.outbox[0])
+    run_stop(run=paused.run, actor=Actor.system("test"))
+    client.login(username="alice@example.com", password=TEST_PASSWORD)
+    response = page(client, token)
+    html = response.content.decode()
+    assert response.status_code == 412 and "Run stopped" in html
+    assert "its run was stopped" in html and "expired" not in html

@@ -6,7 +6,6 @@ The file is checked before the workspace is looked up, so a broken file fails th
 from __future__ import annotations
 
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from apps_runtime.dsl import DslError, dsl_parse
 from apps_runtime.models import AppImport
 from apps_runtime.transfer.imports import Importer, ImportOptions, dsl_import, dsl_import_confirm
 from workspaces.models import Workspace
+from workspaces.selectors import workspace_by_id_or_name
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         try:
             dsl_parse(text, allow_newer=options["allow_newer"])
         except DslError as exc:
-            raise CommandError(f"{source}: {exc.message}") from None
+            raise CommandError(f"{source}: {exc.message}{_newer_hint(text, options)}") from None
         workspace = workspace_lookup(options["workspace"])
         # The same service as the API's import and the admin upload.
         importer = Importer(actor=Actor.operator("import_dsl"))
@@ -60,6 +60,17 @@ class Command(BaseCommand):
         self.stdout.write(str(result.app.id))
 
 
+def _newer_hint(text: bytes, options: dict[str, Any]) -> str:
+    """When only the file's DSL version stopped it, name the option that takes it as is."""
+    if options["allow_newer"]:
+        return ""
+    try:
+        dsl_parse(text, allow_newer=True)
+    except DslError:
+        return ""
+    return " (to import it as is, run the command again with --allow-newer)"
+
+
 def _read(path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
@@ -70,19 +81,7 @@ def _read(path: str) -> bytes:
 
 
 def workspace_lookup(value: str) -> Workspace:
-    """A workspace by id, or by exact name when that name is unique."""
     try:
-        workspace_id = uuid.UUID(value)
-    except ValueError:
-        matches = list(Workspace.objects.filter(name=value)[:2])
-        if not matches:
-            raise CommandError(f"no workspace named {value!r}") from None
-        if len(matches) > 1:
-            raise CommandError(
-                f"several workspaces are named {value!r}; pass the workspace id instead"
-            ) from None
-        return matches[0]
-    workspace = Workspace.objects.filter(pk=workspace_id).first()
-    if workspace is None:
-        raise CommandError(f"no workspace with id {value}")
-    return workspace
+        return workspace_by_id_or_name(value)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from None

@@ -27,7 +27,7 @@ def form(acme, **overrides):
         "workspace": str(acme.pk),
         "provider": "langgenius/openai_api_compatible/openai_api_compatible",
         "base_url": "http://llm.example/v1",
-        "model_names": '["gpt-4o-mini"]',
+        "model_names": "gpt-4o-mini",
         "new_api_key": SECRET,
     }
     data.update(overrides)
@@ -66,6 +66,17 @@ def test_edit_without_a_key_keeps_it_and_a_new_key_replaces_it(admin_client, acm
     admin_client.post(change, form(acme, new_api_key="", clear_api_key="on"))
     assert provider_endpoint_for(acme, "openai_api_compatible").api_key == ""
     assert AuditEvent.objects.filter(action="provider_config.updated").count() == 3
+
+
+def test_models_are_typed_one_per_line_not_as_json(admin_client, acme):
+    page = admin_client.get(ADD).content.decode()
+    assert "one per line" in page and ">[]</textarea>" not in page
+    response = admin_client.post(ADD, form(acme, model_names="gpt-4o-mini\n  gpt-4o \n\ngpt-4o"))
+    assert response.status_code == 302, response.content[:2000]
+    config = ProviderConfig.objects.get()
+    assert config.model_names == ["gpt-4o-mini", "gpt-4o"]
+    change = admin_client.get(f"/admin/apps_runtime/providerconfig/{config.pk}/change/")
+    assert "gpt-4o-mini\ngpt-4o</textarea>" in change.content.decode()
 
 
 def test_bad_input_is_a_form_error(admin_client, acme):

@@ -281,7 +281,9 @@ def test_reattach_and_stop_through_the_second_web_process(cluster, acme, alice, 
                         f"{second.base}/openapi/v1/apps/{app.id}/tasks/{task_id}:stop",
                         headers=_headers(token),
                     )
-                    assert stop.json() == {"result": "success"}
+                    assert (
+                        stop.json()["result"] == "success" and stop.json()["status"] == "stopping"
+                    )
                     await asyncio.wait_for(live.until(_has("message_end")), 15)
                     await asyncio.wait_for(reader, 15)
             return live.events, attached.events, task_id, listed

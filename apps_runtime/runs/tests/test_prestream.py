@@ -194,9 +194,19 @@ def test_inputs_are_required_and_an_object(echo_form, alice_token):
     for body, message in (({}, "inputs is required"), ({"inputs": []}, "inputs must be an object")):
         response = sse_call("POST", run_path(echo_form), token=alice_token, body=body)
         assert_error(response, 422, message=message)
-    # An unparsable body counts as {} (contract §5.15).
-    response = sse_call("POST", run_path(echo_form), token=alice_token, raw=b"{nope")
+    # An empty body counts as {} (contract §5.15).
+    response = sse_call("POST", run_path(echo_form), token=alice_token, raw=b"")
     assert_error(response, 422, message="inputs is required")
+
+
+@pytest.mark.parametrize("raw", [b"{nope", b'{"inputs": {"x": "a"},}', b"[1, 2]", b'"text"'])
+def test_a_body_that_is_not_a_json_object_is_400_invalid_json(echo_form, alice_token, raw):
+    # Decisions 22: a typo is named as invalid JSON, like every other JSON route, not turned
+    # into "inputs is required".
+    response = sse_call("POST", run_path(echo_form), token=alice_token, raw=raw)
+    body = assert_error(response, 400, code="bad_request")
+    assert body["message"].startswith("Invalid JSON payload")
+    assert not Run.objects.exists()
 
 
 def test_conversation_id_must_be_a_uuid(acme, alice_token):

@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 from accounts.models import AuditEvent
 from apps_runtime.models import AppMode
+from apps_runtime.runs.models import Run
 from apps_runtime.runs.services import stop_flag_key
 from apps_runtime.runs.tests.helpers import assert_error, events_path, running_run, sse_call
 from apps_runtime.tests.factories import make_prompt_app, make_workflow_app
@@ -34,11 +35,27 @@ def test_stop_by_task_or_workflow_run_id_is_idempotent(api, alice, token_for, wo
     for ref in (run.id, run.workflow_run_id, run.id):
         response = _stop(api, token, workflow_app, ref, colon)
         assert response.status_code == 200, response.content
-        assert response.json() == {"result": "success"}
+        assert response.json()["result"] == "success"  # what difyctl reads (client.md §4.12)
+        assert response.json()["status"] == "stopping"
     run.refresh_from_db()
     assert run.stop_requested_at is not None
     assert cache.get(stop_flag_key(run.id))
     assert AuditEvent.objects.filter(action="run.stop_requested").count() == 1
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "stopped"])
+def test_stopping_a_finished_run_says_it_had_already_finished(
+    api, alice, token_for, workflow_app, status
+):
+    run = _run_of(workflow_app, alice)
+    Run.objects.filter(pk=run.pk).update(status=status)
+    response = _stop(api, token_for(alice), workflow_app, run.id)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["result"] == "success" and body["status"] == status
+    assert body["message"] == f"The run had already finished ({status}); there was nothing to stop."
+    run.refresh_from_db()
+    assert run.status == status and run.stop_requested_at is None
 
 
 def test_stop_of_another_users_or_unknown_task_is_404(api, alice, bob, token_for, workflow_app):

@@ -104,7 +104,9 @@ def test_run_on_one_process_reattach_and_stop_through_the_other(
                         f"{second.base}/openapi/v1/apps/{app.id}/tasks/{task_id}:stop",
                         headers=headers,
                     )
-                    assert stop.json() == {"result": "success"}
+                    assert (
+                        stop.json()["result"] == "success" and stop.json()["status"] == "stopping"
+                    )
                     await asyncio.wait_for(live.until(_has("message_end")), 15)
                     await asyncio.wait_for(reader, 15)
             return live.events, attached.events
