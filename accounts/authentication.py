@@ -132,6 +132,11 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     if token.subject_type == AccessToken.SubjectType.ACCOUNT:
         if account is None or not account.is_active:
             raise invalid_bearer()
+    elif token.identity_provider_id is not None:
+        # Its provider's tokens are revoked when it is disabled; this covers a direct write.
+        provider = token.identity_provider
+        if provider is None or not provider.enabled:
+            raise invalid_bearer()
     _touch_last_used(token, now)
     return Subject(
         subject_type=token.subject_type,
@@ -151,7 +156,7 @@ def live_token_queryset(digest: str) -> QuerySet[AccessToken]:
     # token_hash is unique: no ordering (the model's default would sort the one row). The
     # account's password hash is never needed to serve a bearer call: it is not read.
     return (
-        AccessToken.objects.select_related("account")
+        AccessToken.objects.select_related("account", "identity_provider")
         .defer("account__password")
         .filter(token_hash=digest, revoked_at__isnull=True)
         .order_by()[:1]

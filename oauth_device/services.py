@@ -16,15 +16,20 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Account
+from accounts.models import Account, IdentityProvider
 from accounts.services import MintedToken, access_token_mint
 from config.api.errors import RateLimited
 from config.db_locks import lock_name
 from oauth_device import limits
-from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
-from oauth_device.errors import PollError, UnsupportedClient
+from oauth_device.codes import (
+    device_code_digest,
+    generate_device_code,
+    generate_user_code,
+    normalize_user_code,
+)
+from oauth_device.errors import GrantAlreadyResolved, GrantUnknown, PollError, UnsupportedClient
 from oauth_device.models import DeviceGrant
-from oauth_device.selectors import device_grant_for_account, seconds_left
+from oauth_device.selectors import device_grant_for_account, grant_by_user_code, seconds_left
 
 logger = logging.getLogger("difyapi.device")
 
@@ -157,6 +162,8 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
     if grant.decision != Status.APPROVED:
         grant.save(update_fields=fields)
         return PollError("access_denied")
+    if grant.external_email:
+        return _mint_external(grant, fields, ip)
     account = grant.account
     if account is None or not account.is_active:
         grant.save(update_fields=fields)
@@ -184,6 +191,76 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
             device_label=grant.device_label,
         )
     return minted
+
+
+def _mint_external(grant: DeviceGrant, fields: list[str], ip: str) -> MintedToken | PollError:
+    """The poll of a grant approved on the SSO branch: a ``dfoe_`` token whose issuer is the
+    provider's, unless the provider was removed or disabled meanwhile."""
+    provider = grant.identity_provider
+    if provider is None or not provider.enabled or not provider.issuer:
+        grant.save(update_fields=fields)
+        logger.warning("device grant %s: its identity provider is gone or disabled", grant.id)
+        return PollError("expired_token")
+    minted = access_token_mint(
+        client_id=grant.client_id,
+        device_label=grant.device_label,
+        external_email=grant.external_email,
+        external_issuer=provider.issuer,
+        identity_provider=provider,
+        actor=Actor.external(grant.external_email),
+        ip=ip,
+    )
+    grant.token_id = minted.token.id
+    grant.save(update_fields=[*fields, "token_id"])
+    return minted
+
+
+def device_grant_approve_external(
+    *, user_code: str, provider: IdentityProvider, email: str, ip: str
+) -> DeviceGrant:
+    """Approve a pending login for an external SSO identity (the device flow's SSO branch).
+
+    The grant must still be pending and unclaimed; the token is minted at the next poll.
+    """
+    actor = Actor.external(email)
+    with transaction.atomic():
+        code = normalize_user_code(user_code)
+        grant = grant_by_user_code(code, lock=True) if code else None
+        now = timezone.now()
+        if grant is None or grant.is_expired(now) or grant.account_id is not None:
+            raise GrantUnknown()
+        if grant.status != Status.PENDING:
+            raise GrantAlreadyResolved(grant.decision)
+        grant.status = Status.APPROVED
+        grant.decision = Status.APPROVED
+        grant.identity_provider = provider
+        grant.external_email = email
+        grant.decided_at = now
+        grant.decided_ip = ip[:64]
+        grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[Status.APPROVED])
+        grant.expires_at = max(grant.expires_at, grace)
+        grant.save(
+            update_fields=[
+                "status",
+                "decision",
+                "identity_provider",
+                "external_email",
+                "decided_at",
+                "decided_ip",
+                "expires_at",
+            ]
+        )
+        audit_record(
+            "device_grant.approved",
+            actor=actor,
+            ip=ip,
+            grant_id=str(grant.id),
+            client_id=grant.client_id,
+            device_label=grant.device_label,
+            identity_provider=provider.slug,
+            subject_issuer=provider.issuer,
+        )
+    return grant
 
 
 def device_grant_approve(*, user_code: str, account: Account, ip: str) -> DeviceGrant:

@@ -256,7 +256,8 @@ def test_scope_and_surface_are_checked_first(api, token_for, alice, pause_run, s
     paused = pause_run(alice)
     url = form_url(paused.run.app_id, paused.token)
     assert_envelope(api().get(url), 401)
-    assert_envelope(api(sso_token).get(url), 403)
+    # An external subject may use forms (contract G2), but not of another caller's run.
+    assert_envelope(api(sso_token).get(url), 404)
 
 
 def test_a_run_that_is_no_longer_paused_refuses_the_answer(client, alice, pause_run):
