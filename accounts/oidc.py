@@ -63,6 +63,7 @@ class Metadata:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    userinfo_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,16 @@ def check_endpoint(url: str) -> None:
     raise SsoError("the identity provider must be reached over https")
 
 
-def _get_json(url: str) -> dict[str, Any]:
+def _get_json(url: str, *, bearer: str | None = None) -> dict[str, Any]:
     check_endpoint(url)
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
     try:
         response = fetch(
             "GET",
             url,
-            headers={"Accept": "application/json"},
+            headers=headers,
             max_bytes=METADATA_MAX_BYTES,
             follow_redirects=False,
             deadline=settings.SSO_HTTP_TIMEOUT_SECONDS,
@@ -126,13 +130,19 @@ def discover(provider: IdentityProvider) -> Metadata:
     missing = [name for name, value in values.items() if not isinstance(value, str) or not value]
     if missing:
         raise SsoError(f"the discovery document lacks {', '.join(missing)}")
-    metadata = Metadata(**values)  # type: ignore[arg-type]
+    userinfo = document.get("userinfo_endpoint")
+    metadata = Metadata(
+        **values,  # type: ignore[arg-type]
+        userinfo_endpoint=userinfo if isinstance(userinfo, str) and userinfo else None,
+    )
     # §4.3: the issuer must be the discovery URL's prefix.
     expected = provider.discovery_url.split("/.well-known/", 1)[0].rstrip("/")
     if metadata.issuer.rstrip("/") != expected:
         raise SsoError("the discovery document names another issuer")
     for url in (metadata.authorization_endpoint, metadata.token_endpoint, metadata.jwks_uri):
         check_endpoint(url)
+    if metadata.userinfo_endpoint:
+        check_endpoint(metadata.userinfo_endpoint)
     return metadata
 
 
@@ -194,13 +204,29 @@ def authorization_finish(
     id_token = token.get("id_token")
     if not isinstance(id_token, str) or not id_token:
         raise SsoError("the identity provider sent no ID token")
-    return verify_id_token(provider, metadata, id_token, nonce=nonce)
+    access_token = token.get("access_token")
+    return verify_id_token(
+        provider,
+        metadata,
+        id_token,
+        nonce=nonce,
+        access_token=access_token if isinstance(access_token, str) else None,
+    )
 
 
 def verify_id_token(
-    provider: IdentityProvider, metadata: Metadata, id_token: str, *, nonce: str
+    provider: IdentityProvider,
+    metadata: Metadata,
+    id_token: str,
+    *,
+    nonce: str,
+    access_token: str | None = None,
 ) -> VerifiedIdentity:
-    """OpenID Connect Core §3.1.3.7, with ``email_verified`` required."""
+    """OpenID Connect Core §3.1.3.7, with ``email_verified`` required.
+
+    A provider may return ``email`` from its UserInfo endpoint only (Core §5.4 for the code
+    flow): then it is read there with the access token, and its ``sub`` must match (§5.3.2).
+    """
     keys = _get_json(metadata.jwks_uri)
     try:
         key_set = KeySet.import_key_set(keys)  # type: ignore[arg-type]
@@ -228,10 +254,15 @@ def verify_id_token(
         raise SsoError("the ID token was issued to another client")
     if len(audience) > 1 and claims.get("azp") != provider.client_id:
         raise SsoError("the ID token was issued to another client")
-    email = claims.get("email")
+    profile: dict[str, Any] = claims
+    if "email" not in claims and access_token and metadata.userinfo_endpoint:
+        profile = _get_json(metadata.userinfo_endpoint, bearer=access_token)
+        if profile.get("sub") != claims["sub"]:
+            raise SsoError("the identity provider's user info names another user")
+    email = profile.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise SsoError("the identity provider did not share an email address")
-    if claims.get("email_verified") is not True:
+    if profile.get("email_verified") is not True:
         raise SsoError("the identity provider has not verified this email address")
     email = email.strip().lower()
     if not provider.allows_email(email):

@@ -60,7 +60,9 @@ def enabled_providers() -> list[IdentityProvider]:
 
 
 def _page(request: HttpRequest, outcome: str, *, status: int = 200, **context: Any) -> HttpResponse:
-    return render(request, "device/sso.html", {"outcome": outcome, **context}, status=status)
+    response = render(request, "device/sso.html", {"outcome": outcome, **context}, status=status)
+    response.browser_page = True  # type: ignore[attr-defined]  # kept as HTML (middleware)
+    return response
 
 
 def _pending_grant(user_code: str) -> DeviceGrant:

@@ -50,6 +50,7 @@ class Row:
     body: dict[str, Any] | None = None  # sent as JSON
     path: str | None = None  # the path to request when the template is not a fillable one
     reads_bearer: bool = True  # False: the route ignores Authorization (public or session routes)
+    page: bool = False  # a page a browser is sent to (the SSO branch): its errors are HTML
 
     def expected(self, caller: str) -> int:
         return int(getattr(self, caller))
@@ -93,8 +94,10 @@ MATRIX: dict[str, Row] = {
     "POST /openapi/v1/oauth/device/approve": public(401, body={"user_code": "BCDF-GHJK"}),
     "POST /openapi/v1/oauth/device/deny": public(401, body={"user_code": "BCDF-GHJK"}),
     # The SSO branch (issue 23): no provider named, no sign-in state, no approval-grant cookie.
-    "GET /openapi/v1/oauth/device/sso-initiate": public(404, query="user_code=BCDF-GHJK"),
-    "GET /openapi/v1/oauth/device/sso-complete": public(400, query="state=x&code=y"),
+    "GET /openapi/v1/oauth/device/sso-initiate": public(
+        404, query="user_code=BCDF-GHJK", page=True
+    ),
+    "GET /openapi/v1/oauth/device/sso-complete": public(400, query="state=x&code=y", page=True),
     "GET /openapi/v1/oauth/device/approval-context": public(401),
     "POST /openapi/v1/oauth/device/approve-external": public(401, body={}),
     # --- account (both subject types) -------------------------------------------------------
@@ -340,7 +343,7 @@ def _check(route: Route, caller: str, row: Row, status: int, headers: dict[str, 
     assert status == expected, (
         f"{route.key} as {caller}: got {status}, the matrix says {expected}: {body[:300]!r}"
     )
-    if status >= 400:
+    if status >= 400 and not row.page:
         assert headers.get("content-type", "").startswith("application/json"), (route.key, caller)
     if status == 401 and row.reads_bearer:
         assert headers.get("www-authenticate", "").startswith("Bearer"), (route.key, caller)
