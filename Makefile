@@ -59,14 +59,14 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device apps_runtime uploads
+	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device sso apps_runtime uploads
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device apps_runtime uploads
+	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device sso apps_runtime uploads
 
 bench: install
 	$(BIN)/python -m benchmarks.run

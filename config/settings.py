@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "workspaces",
     "oauth_device",
+    "sso",
     "apps_runtime",
     "uploads",
 ]

@@ -26,6 +26,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
     path("", include("workspaces.urls")),
     path("", include("oauth_device.urls")),
+    path("", include("sso.urls")),
     path("", include("apps_runtime.urls")),
     path("", include("uploads.urls")),
 ]

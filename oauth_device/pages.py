@@ -21,7 +21,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from accounts.models import Account
+from accounts.models import Account, IdentityProvider
 from config.api.client_ip import client_ip
 from config.api.errors import RateLimited
 from config.api.ratelimit import LimiterUnavailable
@@ -141,9 +141,9 @@ class LoginPage(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         target = urlsplit(str(context.get("next") or ""))
         if target.path == reverse("device"):
-            from oauth_device.sso import enabled_providers
-
             raw = (parse_qs(target.query).get("user_code") or [""])[0]
-            context["sso_providers"] = enabled_providers()
+            context["sso_providers"] = IdentityProvider.objects.filter(enabled=True).exclude(
+                issuer=""
+            )
             context["sso_user_code"] = normalize_user_code(raw) or raw.strip()[:USER_CODE_MAX]
         return context

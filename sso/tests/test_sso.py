@@ -26,11 +26,11 @@ from joserfc.jwk import OctKey, RSAKey
 
 from accounts.audit import Actor
 from accounts.models import AccessToken, IdentityProvider
-from accounts.oidc import SsoError, discover, verify_id_token
 from accounts.services import identity_provider_delete, identity_provider_save
 from config.crypto import is_sealed, unseal
 from oauth_device.models import DeviceGrant
-from oauth_device.sso import COOKIE_NAME, COOKIE_SALT
+from sso.oidc import SsoError, discover, verify_id_token
+from sso.views import COOKIE_NAME, COOKIE_SALT
 from tests.oidc_server import CLIENT_ID, CLIENT_SECRET, OpenIdProvider, missing
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))

@@ -23,17 +23,19 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account, IdentityProvider
-from accounts.oidc import SsoError, authorization_finish, authorization_start
 from config.api import ratelimit
 from config.api.client_ip import client_ip
 from config.api.errors import ApiError, RateLimited
 from config.api.parsers import BoundedJSONParser
+from config.api.schema import error_responses
 from config.public_url import public_url
 from oauth_device import limits, services
 from oauth_device.codes import normalize_user_code
@@ -41,6 +43,8 @@ from oauth_device.errors import GrantAlreadyResolved, GrantUnknown
 from oauth_device.models import DeviceGrant
 from oauth_device.pages import rate_limited_page
 from oauth_device.selectors import grant_by_user_code
+from oauth_device.serializers import DeviceMutateResponseSerializer
+from sso.oidc import SsoError, authorization_finish, authorization_start
 
 COOKIE_NAME = "device_approval_grant"
 COOKIE_SALT = "oauth_device.sso.approval_grant"
@@ -200,12 +204,33 @@ def read_grant_cookie(request: HttpRequest) -> dict[str, Any]:
     return value
 
 
+class ApprovalContextSerializer(serializers.Serializer[Any]):
+    subject_type = serializers.CharField()
+    subject_email = serializers.EmailField()
+    subject_issuer = serializers.CharField()
+    user_code = serializers.CharField()
+    client_id = serializers.CharField(allow_null=True)
+    device_label = serializers.CharField(allow_null=True)
+    csrf_token = serializers.CharField(help_text="send it back as the X-CSRF-Token header")
+
+
+class ApproveExternalSerializer(serializers.Serializer[Any]):
+    csrf_token = serializers.CharField(
+        required=False, help_text="the form field; scripts send the X-CSRF-Token header instead"
+    )
+
+
 class ApprovalContextView(APIView):
     """``GET /oauth/device/approval-context``: who the approval-grant cookie is for."""
 
     authentication_classes: ClassVar[list[type]] = []  # type: ignore[misc]
     permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]
 
+    @extend_schema(
+        operation_id="oauth_device_approval_context",
+        summary="What the approval-grant cookie of the SSO branch says (after sso-complete)",
+        responses={200: ApprovalContextSerializer, **error_responses(401)},
+    )
     def get(self, request: Request) -> Response:
         grant_cookie = read_grant_cookie(request)
         grant = DeviceGrant.objects.filter(user_code=grant_cookie["u"]).order_by("-created_at")
@@ -231,6 +256,12 @@ class ApproveExternalView(APIView):
     permission_classes: ClassVar[list[type]] = []  # type: ignore[misc]
     parser_classes: ClassVar[list[type]] = [BoundedJSONParser, FormParser]  # type: ignore[misc]
 
+    @extend_schema(
+        operation_id="oauth_device_approve_external",
+        summary="Approve a device login as the external SSO user of the approval-grant cookie",
+        request=ApproveExternalSerializer,
+        responses={200: DeviceMutateResponseSerializer, **error_responses(401, 403, 404, 409, 429)},
+    )
     def post(self, request: Request) -> HttpResponse:
         from_form = request.content_type.startswith("application/x-www-form-urlencoded")
         try:
