@@ -35,7 +35,9 @@ from config.api import ratelimit
 from config.api.client_ip import client_ip
 from config.api.errors import ApiError, RateLimited
 from config.api.parsers import BoundedJSONParser
+from config.api.ratelimit import LimiterUnavailable
 from config.api.schema import error_responses
+from config.limit_pages import limiter_unavailable_page
 from config.public_url import public_url
 from oauth_device import limits, services
 from oauth_device.codes import normalize_user_code
@@ -65,7 +67,12 @@ def enabled_providers() -> list[IdentityProvider]:
 
 def _page(request: HttpRequest, outcome: str, *, status: int = 200, **context: Any) -> HttpResponse:
     response = render(request, "device/sso.html", {"outcome": outcome, **context}, status=status)
-    response.browser_page = True  # type: ignore[attr-defined]  # kept as HTML (middleware)
+    return _browser_page(response)
+
+
+def _browser_page(response: HttpResponse) -> HttpResponse:
+    """Keep this page HTML: the API boundary turns other error pages into JSON envelopes."""
+    response.browser_page = True  # type: ignore[attr-defined]
     return response
 
 
@@ -97,7 +104,9 @@ def sso_initiate(request: HttpRequest) -> HttpResponse:
         grant = limits.code_attempt(None, client_ip(request), lambda: _pending_grant(user_code))
         start = authorization_start(provider, _redirect_uri(request))
     except RateLimited as exc:
-        return rate_limited_page(request, exc)
+        return _browser_page(rate_limited_page(request, exc))
+    except LimiterUnavailable as exc:
+        return _browser_page(limiter_unavailable_page(request, exc))
     except (GrantUnknown, GrantAlreadyResolved):
         return _page(request, "unknown_code", status=404)
     except SsoError as exc:

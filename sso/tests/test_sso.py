@@ -406,6 +406,18 @@ def test_disabling_or_removing_the_provider_ends_its_tokens(client, partner, par
     assert AccessToken.objects.get(subject_email="jo@partner.test").revoked_at is not None
 
 
+def test_an_operator_revoking_the_users_session_ends_it(client, root_client, partner_token):
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {partner_token}"}
+    assert client.get("/openapi/v1/permitted-external-apps", **bearer).status_code == 200
+    token = AccessToken.objects.get(subject_email="jo@partner.test")
+    response = root_client.post(
+        "/admin/accounts/accesstoken/",
+        {"action": "revoke_selected", "_selected_action": [str(token.pk)]},
+    )
+    assert response.status_code == 302
+    assert client.get("/openapi/v1/permitted-external-apps", **bearer).status_code == 401
+
+
 def test_the_pages_offer_the_provider_beside_the_account_login(client, partner):
     page = client.get("/accounts/login/?next=/device%3Fuser_code%3DBCDF-GHJK")
     assert b"Continue with Partner" in page.content
@@ -516,7 +528,7 @@ def test_a_partner_user_logs_in_from_the_device_page_and_runs_a_permitted_app(
 ) -> None:
     from accounts.models import AuditEvent
     from apps_runtime.runs.models import Run
-    from apps_runtime.runs.tests.helpers import run_path, sse_call
+    from apps_runtime.runs.tests.helpers import events_path, run_path, sse_call
     from oauth_device.tests.test_browser import (
         CHROMIUM,
         BrowserRun,
@@ -569,3 +581,6 @@ def test_a_partner_user_logs_in_from_the_device_page_and_runs_a_permitted_app(
     started = AuditEvent.objects.get(action="run.started")
     assert started.details["caller_kind"] == "end_user"
     assert started.actor_email == "sam@partner.test"
+    # Re-attach to the finished run: its own run, so the final event comes back.
+    again = sse_call("GET", events_path(apps["public"], run.workflow_run_id), token=login["token"])
+    assert again.status == 200 and again.names[-1] == "workflow_finished"
