@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -169,15 +170,7 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
         grant.save(update_fields=fields)
         logger.warning("device grant %s: the approving account is gone or disabled", grant.id)
         return PollError("expired_token")
-    minted = access_token_mint(
-        client_id=grant.client_id,
-        device_label=grant.device_label,
-        account=account,
-        actor=Actor.of_account(account),
-        ip=ip,
-    )
-    grant.token_id = minted.token.id
-    grant.save(update_fields=[*fields, "token_id"])
+    minted = _deliver(grant, fields, ip, actor=Actor.of_account(account), account=account)
     if ip != grant.created_ip:
         # Not refused (laptops change networks), but worth a trace: contract §5.3 step 7.
         audit_record(
@@ -201,18 +194,42 @@ def _mint_external(grant: DeviceGrant, fields: list[str], ip: str) -> MintedToke
         grant.save(update_fields=fields)
         logger.warning("device grant %s: its identity provider is gone or disabled", grant.id)
         return PollError("expired_token")
-    minted = access_token_mint(
-        client_id=grant.client_id,
-        device_label=grant.device_label,
+    return _deliver(
+        grant,
+        fields,
+        ip,
+        actor=Actor.external(grant.external_email),
         external_email=grant.external_email,
         external_issuer=provider.issuer,
         identity_provider=provider,
-        actor=Actor.external(grant.external_email),
-        ip=ip,
+    )
+
+
+def _deliver(
+    grant: DeviceGrant, fields: list[str], ip: str, *, actor: Actor, **subject: Any
+) -> MintedToken:
+    """Mint the token of an approved grant (``subject``: who it is for) and consume the grant."""
+    minted = access_token_mint(
+        client_id=grant.client_id, device_label=grant.device_label, actor=actor, ip=ip, **subject
     )
     grant.token_id = minted.token.id
     grant.save(update_fields=[*fields, "token_id"])
     return minted
+
+
+def _record_decision(grant: DeviceGrant, decision: str, ip: str, fields: list[str]) -> None:
+    """Save an approve or deny on a locked grant (``fields``: who decided, set by the caller)."""
+    now = timezone.now()
+    grant.status = decision
+    grant.decision = decision
+    grant.decided_at = now
+    grant.decided_ip = ip[:64]
+    # A decision made just before expiry still reaches the terminal (contract §4.2).
+    grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[decision])
+    grant.expires_at = max(grant.expires_at, grace)
+    grant.save(
+        update_fields=["status", "decision", "decided_at", "decided_ip", "expires_at", *fields]
+    )
 
 
 def device_grant_approve_external(
@@ -231,25 +248,9 @@ def device_grant_approve_external(
             raise GrantUnknown()
         if grant.status != Status.PENDING:
             raise GrantAlreadyResolved(grant.decision)
-        grant.status = Status.APPROVED
-        grant.decision = Status.APPROVED
         grant.identity_provider = provider
         grant.external_email = email
-        grant.decided_at = now
-        grant.decided_ip = ip[:64]
-        grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[Status.APPROVED])
-        grant.expires_at = max(grant.expires_at, grace)
-        grant.save(
-            update_fields=[
-                "status",
-                "decision",
-                "identity_provider",
-                "external_email",
-                "decided_at",
-                "decided_ip",
-                "expires_at",
-            ]
-        )
+        _record_decision(grant, Status.APPROVED, ip, ["identity_provider", "external_email"])
         audit_record(
             "device_grant.approved",
             actor=actor,
@@ -284,25 +285,8 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
     def claim() -> DeviceGrant:
         with transaction.atomic():
             grant = device_grant_for_account(user_code, account, lock=True)
-            now = timezone.now()
-            grant.status = decision
-            grant.decision = decision
             grant.account = account
-            grant.decided_at = now
-            grant.decided_ip = ip[:64]
-            # A decision made just before expiry still reaches the terminal (contract §4.2).
-            grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[decision])
-            grant.expires_at = max(grant.expires_at, grace)
-            grant.save(
-                update_fields=[
-                    "status",
-                    "decision",
-                    "account",
-                    "decided_at",
-                    "decided_ip",
-                    "expires_at",
-                ]
-            )
+            _record_decision(grant, decision, ip, ["account"])
             audit_record(
                 f"device_grant.{decision}",
                 actor=Actor.of_account(account),
@@ -312,7 +296,7 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
                 client_id=grant.client_id,
                 device_label=grant.device_label,
                 created_ip=grant.created_ip,
-                expires_in_remaining=seconds_left(grant, now),
+                expires_in_remaining=seconds_left(grant, grant.decided_at or timezone.now()),
             )
             return grant
 
