@@ -19,6 +19,8 @@ from pathlib import Path
 
 from joserfc.jwk import RSAKey
 
+from tests.servers import Server
+
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID = "difyapi-test"
 CLIENT_SECRET = "op-client-secret-for-tests"
@@ -85,12 +87,6 @@ class OpenIdProvider:
             self.log.append(line)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        Server(self.process, self.port, self.log).stop()
         if self.process.stdout is not None:
             self.process.stdout.close()
