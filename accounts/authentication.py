@@ -23,7 +23,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.models import AccessToken, Account
+from accounts.models import AccessToken, Account, IdentityProvider
 from accounts.services import access_token_expire
 from accounts.tokens import token_digest, well_formed
 from config.api import ratelimit
@@ -132,11 +132,9 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     if token.subject_type == AccessToken.SubjectType.ACCOUNT:
         if account is None or not account.is_active:
             raise invalid_bearer()
-    elif token.identity_provider_id is not None:
-        # Its provider's tokens are revoked when it is disabled; this covers a direct write.
-        provider = token.identity_provider
-        if provider is None or not provider.enabled:
-            raise invalid_bearer()
+    elif token.identity_provider_id is not None and not _provider_enabled(token):
+        # Disabling a provider revokes its tokens; this also covers a write that bypassed that.
+        raise invalid_bearer()
     _touch_last_used(token, now)
     return Subject(
         subject_type=token.subject_type,
@@ -150,13 +148,19 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     )
 
 
+def _provider_enabled(token: AccessToken) -> bool:
+    """Whether the identity provider of an external token is still enabled (one indexed query,
+    for SSO tokens only: account requests never pay for it)."""
+    return IdentityProvider.objects.filter(pk=token.identity_provider_id, enabled=True).exists()
+
+
 def live_token_queryset(digest: str) -> QuerySet[AccessToken]:
     """The live (unrevoked) token with this digest, and its account: the base of every
     ``BearerQuery``."""
     # token_hash is unique: no ordering (the model's default would sort the one row). The
     # account's password hash is never needed to serve a bearer call: it is not read.
     return (
-        AccessToken.objects.select_related("account", "identity_provider")
+        AccessToken.objects.select_related("account")
         .defer("account__password")
         .filter(token_hash=digest, revoked_at__isnull=True)
         .order_by()[:1]

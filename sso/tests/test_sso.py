@@ -393,17 +393,20 @@ def partner_token(partner: IdentityProvider) -> str:
     ).raw
 
 
-@pytest.mark.parametrize("how", ["disable", "delete"])
+@pytest.mark.parametrize("how", ["disable", "delete", "direct write"])
 def test_disabling_or_removing_the_provider_ends_its_tokens(client, partner, partner_token, how):
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {partner_token}"}
     assert client.get("/openapi/v1/account", **bearer).status_code == 200
     if how == "disable":
         partner.enabled = False
         identity_provider_save(partner, client_secret=None, actor=Actor.system("t"), created=False)
-    else:
+    elif how == "delete":
         identity_provider_delete(partner, actor=Actor.system("test"))
+    else:  # not through the services (a shell, a data migration): the token is refused anyway
+        IdentityProvider.objects.filter(pk=partner.pk).update(enabled=False)
     assert client.get("/openapi/v1/account", **bearer).status_code == 401
-    assert AccessToken.objects.get(subject_email="jo@partner.test").revoked_at is not None
+    if how != "direct write":
+        assert AccessToken.objects.get(subject_email="jo@partner.test").revoked_at is not None
 
 
 def test_an_operator_revoking_the_users_session_ends_it(client, root_client, partner_token):
