@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -132,7 +133,9 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     if token.subject_type == AccessToken.SubjectType.ACCOUNT:
         if account is None or not account.is_active:
             raise invalid_bearer()
-    elif token.identity_provider_id is not None and not _provider_enabled(token):
+    elif token.identity_provider_id is not None and not _provider_enabled(
+        token.identity_provider_id
+    ):
         # Disabling a provider revokes its tokens; this also covers a write that bypassed that.
         raise invalid_bearer()
     _touch_last_used(token, now)
@@ -148,10 +151,10 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     )
 
 
-def _provider_enabled(token: AccessToken) -> bool:
+def _provider_enabled(provider_id: uuid.UUID) -> bool:
     """Whether the identity provider of an external token is still enabled (one indexed query,
     for SSO tokens only: account requests never pay for it)."""
-    return IdentityProvider.objects.filter(pk=token.identity_provider_id, enabled=True).exists()
+    return IdentityProvider.objects.filter(pk=provider_id, enabled=True).exists()
 
 
 def live_token_queryset(digest: str) -> QuerySet[AccessToken]:

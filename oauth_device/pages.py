@@ -21,7 +21,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from accounts.models import Account, IdentityProvider
+from accounts.models import Account
+from accounts.selectors import identity_providers_enabled
 from config.api.client_ip import client_ip
 from config.api.errors import RateLimited
 from config.api.ratelimit import LimiterUnavailable
@@ -142,8 +143,6 @@ class LoginPage(auth_views.LoginView):
         target = urlsplit(str(context.get("next") or ""))
         if target.path == reverse("device"):
             raw = (parse_qs(target.query).get("user_code") or [""])[0]
-            context["sso_providers"] = IdentityProvider.objects.filter(enabled=True).exclude(
-                issuer=""
-            )
+            context["sso_providers"] = identity_providers_enabled()
             context["sso_user_code"] = normalize_user_code(raw) or raw.strip()[:USER_CODE_MAX]
         return context

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser
@@ -61,10 +62,6 @@ def cookie_path() -> str:
     return reverse("oauth-device-code").rsplit("/", 1)[0]
 
 
-def enabled_providers() -> list[IdentityProvider]:
-    return list(IdentityProvider.objects.filter(enabled=True).exclude(issuer=""))
-
-
 def _page(request: HttpRequest, outcome: str, *, status: int = 200, **context: Any) -> HttpResponse:
     response = render(request, "device/sso.html", {"outcome": outcome, **context}, status=status)
     return _browser_page(response)
@@ -90,10 +87,9 @@ def _redirect_uri(request: HttpRequest) -> str:
     return public_url(request, reverse("oauth-device-sso-complete"))
 
 
+@require_GET
 def sso_initiate(request: HttpRequest) -> HttpResponse:
     """``GET /oauth/device/sso-initiate?user_code=…&provider=<slug>``: off to the provider."""
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
     provider = IdentityProvider.objects.filter(
         slug=request.GET.get("provider", "")[:64], enabled=True
     ).first()
@@ -134,10 +130,9 @@ def _take_state(state: str) -> dict[str, Any] | None:
     return value
 
 
+@require_GET
 def sso_complete(request: HttpRequest) -> HttpResponse:
     """``GET /oauth/device/sso-complete?code=…&state=…``: the provider's redirect back."""
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
     pending = _take_state(request.GET.get("state", ""))
     if pending is None:
         return _page(request, "sso_error", status=400, reason="this sign-in link was already used")
@@ -242,8 +237,7 @@ class ApprovalContextView(APIView):
     )
     def get(self, request: Request) -> Response:
         grant_cookie = read_grant_cookie(request)
-        grant = DeviceGrant.objects.filter(user_code=grant_cookie["u"]).order_by("-created_at")
-        row = grant.first()
+        row = grant_by_user_code(str(grant_cookie["u"]))
         return Response(
             {
                 "subject_type": "external_sso",
