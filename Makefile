@@ -53,7 +53,15 @@ serve-prod: install .secret_key
 worker: install .secret_key
 	@RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
 
-test: install
+# The SSO tests' OpenID provider: npm's oidc-provider, pinned by tests/oidc/package-lock.json
+# (without npm those tests are skipped, saying why).
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm is missing: the OpenID provider tests will be skipped"; fi
+
+test: install $(OIDC_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

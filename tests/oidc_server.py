@@ -1,6 +1,6 @@
 """A real OpenID provider on 127.0.0.1 for the SSO tests: npm's ``oidc-provider`` (panva's
 OpenID-certified implementation, pinned by ``tests/oidc/package-lock.json``, installed by
-``.ci/run``) run with the system ``node`` by ``tests/oidc/server.mjs``.
+``make test``) run with the system ``node`` by ``tests/oidc/server.mjs``.
 
 The test owns the provider's signing key (``key``), so it can also forge ID tokens that carry a
 valid signature but wrong claims.
@@ -31,7 +31,7 @@ def missing() -> str | None:
     if shutil.which("node") is None:
         return "node is missing (apt-get install nodejs)"
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
-        return "oidc-provider is not installed (npm ci --prefix tests/oidc; .ci/run does it)"
+        return "oidc-provider is not installed (npm ci --prefix tests/oidc; `make test` does it)"
     return None
 
 
