@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import CharField, F, Func, QuerySet
 
-from accounts.models import Account, display_name
+from accounts.models import Account, IdentityProvider, display_name
 from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App, AppImport, Tag
 from config.api.errors import ApiError
@@ -91,8 +91,6 @@ def apps_permitted_external(provider_id: uuid.UUID | None = None) -> QuerySet[Ap
         access_mode__in=EXTERNAL_ACCESS_MODES, workspace__status=Workspace.Status.NORMAL
     )
     if provider_id is not None:
-        from accounts.models import IdentityProvider
-
         visible = IdentityProvider.workspaces.through.objects.filter(
             identityprovider_id=provider_id
         ).values("workspace_id")
