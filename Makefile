@@ -57,20 +57,28 @@ worker: install .secret_key
 	@$(BIN)/python -m config.serve check && \
 	RUN_EXECUTOR="$${RUN_EXECUTOR:-celery}" $(BIN)/python -m config.serve worker
 
-test: install
+# The SSO tests' OpenID provider: npm's oidc-provider, pinned by tests/oidc/package-lock.json
+# (without npm those tests are skipped, saying why).
+OIDC_STAMP := tests/oidc/node_modules/.package-lock.json
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm is missing: the OpenID provider tests will be skipped"; fi
+
+test: install $(OIDC_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device apps_runtime uploads
+	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device sso apps_runtime uploads
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device apps_runtime uploads
+	TESTING=1 $(BIN)/mypy config accounts workspaces oauth_device sso apps_runtime uploads
 
 bench: install
 	$(BIN)/python -m benchmarks.run

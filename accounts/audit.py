@@ -41,6 +41,7 @@ class Actor:
     ADMIN: ClassVar[str] = "admin"
     OPERATOR: ClassVar[str] = "operator"
     SYSTEM: ClassVar[str] = "system"
+    EXTERNAL_SSO: ClassVar[str] = "external_sso"
 
     @classmethod
     def of_subject(cls, subject: _Caller) -> Actor:
@@ -56,6 +57,11 @@ class Actor:
     def admin(cls, user: Any) -> Actor:
         """A staff user in the Django admin."""
         return cls(cls.ADMIN, str(getattr(user, "email", "") or user))
+
+    @classmethod
+    def external(cls, email: str) -> Actor:
+        """An external SSO identity (no account here), e.g. approving its own device login."""
+        return cls(cls.EXTERNAL_SSO, email)
 
     @classmethod
     def operator(cls, command: str) -> Actor:

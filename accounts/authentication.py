@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -23,7 +24,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.models import AccessToken, Account
+from accounts.models import AccessToken, Account, IdentityProvider
 from accounts.services import access_token_expire
 from accounts.tokens import token_digest, well_formed
 from config.api import ratelimit
@@ -145,6 +146,11 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
     if token.subject_type == AccessToken.SubjectType.ACCOUNT:
         if account is None or not account.is_active:
             raise invalid_bearer()
+    elif token.identity_provider_id is not None and not _provider_enabled(
+        token.identity_provider_id
+    ):
+        # Disabling a provider revokes its tokens; this also covers a write that bypassed that.
+        raise invalid_bearer()
     _touch_last_used(token, now)
     return Subject(
         subject_type=token.subject_type,
@@ -156,6 +162,12 @@ def resolve_bearer(authorization: str | None, query: BearerQuery | None = None) 
         token=token,
         scopes=SCOPES_BY_SUBJECT[AccessToken.SubjectType(token.subject_type)],
     )
+
+
+def _provider_enabled(provider_id: uuid.UUID) -> bool:
+    """Whether the identity provider of an external token is still enabled (one indexed query,
+    for SSO tokens only: account requests never pay for it)."""
+    return IdentityProvider.objects.filter(pk=provider_id, enabled=True).exists()
 
 
 def live_token_queryset(digest: str) -> QuerySet[AccessToken]:

@@ -85,6 +85,55 @@ def display_name(name: str, email: str) -> str:
     return name or email.split("@", 1)[0]
 
 
+class IdentityProvider(models.Model):
+    """An OpenID Connect provider whose users may sign in as external SSO subjects (issue 23).
+
+    Configured by an operator in the admin. ``issuer`` is read from the discovery document and
+    is the ``subject_issuer`` of the tokens its users get. ``client_secret`` is sealed at rest
+    (config/crypto.py). Its users see the ``public`` / ``sso_verified`` apps of ``workspaces``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slug = models.SlugField(max_length=64, unique=True, help_text="used in sign-in links")
+    name = models.CharField(max_length=120, help_text='shown as "Continue with <name>"')
+    discovery_url = models.URLField(
+        max_length=500,
+        help_text="the provider's OpenID configuration (…/.well-known/openid-configuration)",
+    )
+    issuer = models.CharField(max_length=255, blank=True, editable=False)
+    client_id = models.CharField(max_length=255)
+    client_secret = models.TextField(blank=True)
+    allowed_email_domains = models.TextField(
+        help_text="one domain per line; only verified emails of these domains may sign in"
+    )
+    workspaces = models.ManyToManyField(
+        "workspaces.Workspace",
+        blank=True,
+        related_name="+",
+        help_text="whose public and SSO-verified apps this provider's users may see and run",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def email_domains(self) -> list[str]:
+        return [
+            line.strip().lower().lstrip("@")
+            for line in self.allowed_email_domains.replace(",", "\n").splitlines()
+            if line.strip()
+        ]
+
+    def allows_email(self, email: str) -> bool:
+        domain = email.rsplit("@", 1)[-1].lower() if "@" in email else ""
+        return bool(domain) and domain in self.email_domains
+
+
 class AccessToken(models.Model):
     """An issued bearer token ("session"). Only the SHA-256 digest of the secret is stored."""
 
@@ -107,6 +156,15 @@ class AccessToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The provider an external subject signed in with (the device flow's SSO branch); its
+    # removal or disabling revokes the token. None for accounts and operator-issued tokens.
+    identity_provider = models.ForeignKey(
+        IdentityProvider,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="access_tokens",
+    )
 
     class Meta:
         ordering = ["-created_at", "id"]

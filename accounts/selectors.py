@@ -9,11 +9,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.authentication import Subject
-from accounts.models import AccessToken
+from accounts.models import AccessToken, IdentityProvider
 from config.api.errors import ApiError
 from config.api.wire import page_rows
 
 SESSION_NOT_FOUND = "session not found"
+
+
+def identity_providers_enabled() -> QuerySet[IdentityProvider]:
+    """The providers partners may sign in with now (the issuer is known once discovery ran)."""
+    return IdentityProvider.objects.filter(enabled=True).exclude(issuer="")
 
 
 def subject_tokens(subject: Subject) -> QuerySet[AccessToken]:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import ACCOUNT_ISSUER, AccessToken, Account
+from accounts.models import ACCOUNT_ISSUER, AccessToken, Account, IdentityProvider
 from accounts.tokens import ACCOUNT_PREFIX, EXTERNAL_PREFIX, generate_token, token_digest
 from config.db_locks import lock_name
 
@@ -32,6 +32,7 @@ def access_token_mint(
     ttl_days: int | None = None,
     actor: Actor,
     ip: str = "",
+    identity_provider: IdentityProvider | None = None,
 ) -> MintedToken:
     """Issue a token for an account, or for an external SSO subject (email + issuer).
 
@@ -78,6 +79,7 @@ def access_token_mint(
             token_hash=token_digest(raw),
             created_at=now,
             expires_at=now + timedelta(days=days),
+            identity_provider=identity_provider,
         )
         audit_record(
             "access_token.issued",
@@ -209,3 +211,56 @@ def access_tokens_expire_overdue() -> int:
     """Hard-expire every live token past its ``expires_at`` (housekeeping); each is audited once."""
     overdue = AccessToken.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
     return sum(access_token_expire(token) for token in overdue.select_related("account"))
+
+
+def identity_provider_revoke_tokens(
+    provider: IdentityProvider, *, actor: Actor, reason: str
+) -> int:
+    """Revoke every live token of the provider's users (each audited); the count revoked."""
+    with transaction.atomic():
+        now = timezone.now()
+        live = AccessToken.objects.select_for_update().filter(
+            identity_provider=provider, revoked_at__isnull=True
+        )
+        return sum(
+            _revoke(token, now=now, action="revoked", actor=actor, reason=reason) for token in live
+        )
+
+
+def identity_provider_save(
+    provider: IdentityProvider, *, client_secret: str | None, actor: Actor, created: bool
+) -> None:
+    """Save an operator's provider; a new ``client_secret`` is sealed, None keeps the stored one.
+
+    Disabling the provider revokes its users' tokens (they sign in again once it is enabled).
+    """
+    from config.crypto import seal
+
+    with transaction.atomic():
+        if client_secret:
+            provider.client_secret = seal(client_secret)
+        was_enabled = (
+            None
+            if created
+            else IdentityProvider.objects.filter(pk=provider.pk)
+            .values_list("enabled", flat=True)
+            .first()
+        )
+        provider.save()
+        audit_record(
+            "identity_provider.created" if created else "identity_provider.updated",
+            actor=actor,
+            provider=provider.slug,
+            issuer=provider.issuer,
+            enabled=provider.enabled,
+        )
+        if was_enabled and not provider.enabled:
+            identity_provider_revoke_tokens(provider, actor=actor, reason="provider_disabled")
+
+
+def identity_provider_delete(provider: IdentityProvider, *, actor: Actor) -> None:
+    """Remove a provider; its users' tokens are revoked first, in the same transaction."""
+    with transaction.atomic():
+        identity_provider_revoke_tokens(provider, actor=actor, reason="provider_removed")
+        audit_record("identity_provider.deleted", actor=actor, provider=provider.slug)
+        provider.delete()

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import CharField, F, Func, QuerySet
 
-from accounts.models import Account, display_name
+from accounts.models import Account, IdentityProvider, display_name
 from apps_runtime.apps import SQLITE_CASEFOLD
 from apps_runtime.models import App, AppImport, Tag
 from config.api.errors import ApiError
@@ -80,11 +80,22 @@ def apps_servable() -> QuerySet[App]:
     return App.objects.filter(enable_api=True, status=App.Status.NORMAL)
 
 
-def apps_permitted_external() -> QuerySet[App]:
-    """Deployment-wide: permitted access modes, and never an app of an archived workspace."""
-    return apps_servable().filter(
+def apps_permitted_external(provider_id: uuid.UUID | None = None) -> QuerySet[App]:
+    """Permitted access modes, and never an app of an archived workspace.
+
+    ``provider_id``: the identity provider an external subject signed in with; only the
+    workspaces the operator gave that provider (issue 23). None: a token an operator issued
+    by hand (``issue_token --external-issuer``), deployment-wide.
+    """
+    apps = apps_servable().filter(
         access_mode__in=EXTERNAL_ACCESS_MODES, workspace__status=Workspace.Status.NORMAL
     )
+    if provider_id is not None:
+        visible = IdentityProvider.workspaces.through.objects.filter(
+            identityprovider_id=provider_id
+        ).values("workspace_id")
+        apps = apps.filter(workspace_id__in=visible)
+    return apps
 
 
 def _list_order(apps: QuerySet[App]) -> QuerySet[App]:
@@ -202,10 +213,15 @@ def app_page_for_account(
 
 
 def app_page_permitted_external(
-    *, page: int, limit: int, mode: str | None = None, name: str | None = None
+    *,
+    page: int,
+    limit: int,
+    mode: str | None = None,
+    name: str | None = None,
+    provider_id: uuid.UUID | None = None,
 ) -> AppPage:
-    """``GET /permitted-external-apps``: public / SSO-verified apps of every workspace."""
-    apps = _list_order(apps_permitted_external())
+    """``GET /permitted-external-apps``: the public / SSO-verified apps the subject may see."""
+    apps = _list_order(apps_permitted_external(provider_id))
     if mode:
         apps = apps.filter(mode=mode)
     # External subjects see no workspace-internal tags: not even read.
@@ -256,11 +272,11 @@ def app_get_for_account(
     return matches[0]
 
 
-def app_get_permitted_external(app_ref: str) -> App:
-    """An external subject's describe: any workspace, permitted access modes only, by UUID."""
+def app_get_permitted_external(app_ref: str, provider_id: uuid.UUID | None = None) -> App:
+    """An external subject's describe: a permitted app it may see (``provider_id``), by UUID."""
     app_id = parse_uuid(app_ref)
     app = (
-        _with_describe_relations(apps_permitted_external().filter(id=app_id)).first()
+        _with_describe_relations(apps_permitted_external(provider_id).filter(id=app_id)).first()
         if app_id is not None
         else None
     )

@@ -104,7 +104,10 @@ class PermittedExternalAppListView(BearerAPIView):
     def get(self, request: Request) -> Response:
         params = query_params(request, serializers.PermittedExternalAppsListQuerySerializer)
         page = selectors.app_page_permitted_external(
-            page=params["page"], limit=params["limit"], **_blank_to_none(params, "mode", "name")
+            page=params["page"],
+            limit=params["limit"],
+            provider_id=self.subject.token.identity_provider_id,
+            **_blank_to_none(params, "mode", "name"),
         )
         return _page_response(page, external=True)
 
@@ -124,6 +127,6 @@ class PermittedExternalAppDescribeView(BearerAPIView):
     )
     def get(self, request: Request, app_id: str) -> Response:
         params = query_params(request, serializers.PermittedExternalAppDescribeQuerySerializer)
-        app = selectors.app_get_permitted_external(app_id)
+        app = selectors.app_get_permitted_external(app_id, self.subject.token.identity_provider_id)
         fields = params.get("fields") or serializers.DESCRIBE_FIELDS
         return Response(serializers.app_describe(app, fields, external=True))

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "accounts",
     "workspaces",
     "oauth_device",
+    "sso",
     "apps_runtime",
     "uploads",
 ]
@@ -233,6 +234,13 @@ OPENAPI_RATE_LIMIT_PER_TOKEN = env_int("OPENAPI_RATE_LIMIT_PER_TOKEN", 60, minim
 OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE = env_int(
     "OPENAPI_ACCOUNT_RATE_LIMIT_PER_MINUTE", 60, minimum=0
 )
+# External SSO (issue 23): the device flow's OpenID Connect branch.
+SSO_HTTP_TIMEOUT_SECONDS = env_int("SSO_HTTP_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+SSO_STATE_TTL_SECONDS = env_int("SSO_STATE_TTL_SECONDS", 600, minimum=60, maximum=3600)
+SSO_APPROVAL_GRANT_TTL_SECONDS = env_int(
+    "SSO_APPROVAL_GRANT_TTL_SECONDS", 300, minimum=10, maximum=900
+)
+SSO_APPROVE_PER_EMAIL_PER_HOUR = env_int("SSO_APPROVE_PER_EMAIL_PER_HOUR", 10, minimum=0)
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 # App DSL imports (command, admin, API): the file, and what its YAML aliases expand to, in bytes.

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.login_throttle import login_throttled
 from config import pages
 from config.api import views as api_views
+from oauth_device import pages as device_pages
 
 handler500 = "config.api.views.server_error"
 
@@ -25,6 +26,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
     path("", include("workspaces.urls")),
     path("", include("oauth_device.urls")),
+    path("", include("sso.urls")),
     path("", include("apps_runtime.urls")),
     path("", include("uploads.urls")),
 ]
@@ -37,7 +39,7 @@ urlpatterns = [
     re_path(r"^openapi/v1(?:/.*)?$", api_views.api_not_found),
     path(
         "accounts/login/",
-        login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        login_throttled(device_pages.LoginPage.as_view()),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

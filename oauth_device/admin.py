@@ -23,9 +23,10 @@ class DeviceGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "created_at",
         "created_ip",
         "account",
+        "external_email",
     )
     list_filter = ("status", "client_id")
-    search_fields = ("device_label", "created_ip", "account__email")
+    search_fields = ("device_label", "created_ip", "account__email", "external_email")
     date_hierarchy = "created_at"
     fields = (
         "id",
@@ -41,6 +42,8 @@ class DeviceGrantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "last_poll_at",
         "interval",
         "account",
+        "external_email",
+        "identity_provider",
         "decided_at",
         "decided_ip",
         "consumed_at",

@@ -49,6 +49,15 @@ class DeviceGrant(models.Model):
     decided_ip = models.CharField(max_length=64, blank=True)
     consumed_at = models.DateTimeField(null=True, blank=True)
     token_id = models.UUIDField(null=True, blank=True)
+    # Approved on the SSO branch: the provider and the verified email (``account`` stays None).
+    identity_provider = models.ForeignKey(
+        "accounts.IdentityProvider",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    external_email = models.EmailField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -8,17 +8,21 @@ calls the same services as the JSON endpoints.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
 from accounts.models import Account
+from accounts.selectors import identity_providers_enabled
 from config.api.client_ip import client_ip
 from config.api.errors import RateLimited
 from config.api.ratelimit import LimiterUnavailable
@@ -126,3 +130,19 @@ class DeviceDecisionPage(LoginRequiredMixin, View):
         except LimiterUnavailable as exc:
             return limiter_unavailable_page(request, exc)
         return result_page(request, "approved" if self.approve else "denied", grant=grant)
+
+
+class LoginPage(auth_views.LoginView):
+    """The account login; on the way to ``/device`` it also offers each enabled identity
+    provider ("Continue with <provider>", the device flow's SSO branch) with the code pre-filled."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        target = urlsplit(str(context.get("next") or ""))
+        if target.path == reverse("device"):
+            raw = (parse_qs(target.query).get("user_code") or [""])[0]
+            context["sso_providers"] = identity_providers_enabled()
+            context["sso_user_code"] = normalize_user_code(raw) or raw.strip()[:USER_CODE_MAX]
+        return context

@@ -87,7 +87,18 @@ class DeviceTokenResponseSerializer(AccountIdentitySerializer):
 def device_token_payload(minted: MintedToken) -> dict[str, Any]:
     """The token response of a device login: the token once, with who it is for."""
     account = minted.token.account
-    assert account is not None  # a device login always mints for an account
+    if account is None:  # the SSO branch: an external subject (contract §5.3)
+        return {
+            "token": minted.raw,
+            "expires_at": iso_z(minted.token.expires_at),
+            "subject_type": minted.token.subject_type,
+            "account": None,
+            "workspaces": [],
+            "default_workspace_id": None,
+            "subject_email": minted.token.subject_email,
+            "subject_issuer": minted.token.subject_issuer,
+            "token_id": str(minted.token.id),
+        }
     return {
         "token": minted.raw,
         "expires_at": iso_z(minted.token.expires_at),

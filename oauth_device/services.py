@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,15 +17,20 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Account
+from accounts.models import Account, IdentityProvider
 from accounts.services import MintedToken, access_token_mint
 from config.api.errors import RateLimited
 from config.db_locks import lock_name
 from oauth_device import limits
-from oauth_device.codes import device_code_digest, generate_device_code, generate_user_code
-from oauth_device.errors import PollError, UnsupportedClient
+from oauth_device.codes import (
+    device_code_digest,
+    generate_device_code,
+    generate_user_code,
+    normalize_user_code,
+)
+from oauth_device.errors import GrantAlreadyResolved, GrantUnknown, PollError, UnsupportedClient
 from oauth_device.models import DeviceGrant
-from oauth_device.selectors import device_grant_for_account, seconds_left
+from oauth_device.selectors import device_grant_for_account, grant_by_user_code, seconds_left
 
 logger = logging.getLogger("difyapi.device")
 
@@ -157,20 +163,14 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
     if grant.decision != Status.APPROVED:
         grant.save(update_fields=fields)
         return PollError("access_denied")
+    if grant.external_email:
+        return _mint_external(grant, fields, ip)
     account = grant.account
     if account is None or not account.is_active:
         grant.save(update_fields=fields)
         logger.warning("device grant %s: the approving account is gone or disabled", grant.id)
         return PollError("expired_token")
-    minted = access_token_mint(
-        client_id=grant.client_id,
-        device_label=grant.device_label,
-        account=account,
-        actor=Actor.of_account(account),
-        ip=ip,
-    )
-    grant.token_id = minted.token.id
-    grant.save(update_fields=[*fields, "token_id"])
+    minted = _deliver(grant, fields, ip, actor=Actor.of_account(account), account=account)
     if ip != grant.created_ip:
         # Not refused (laptops change networks), but worth a trace: contract §5.3 step 7.
         audit_record(
@@ -184,6 +184,84 @@ def _poll_locked(digest: str, *, client_id: str, ip: str) -> MintedToken | PollE
             device_label=grant.device_label,
         )
     return minted
+
+
+def _mint_external(grant: DeviceGrant, fields: list[str], ip: str) -> MintedToken | PollError:
+    """The poll of a grant approved on the SSO branch: a ``dfoe_`` token whose issuer is the
+    provider's, unless the provider was removed or disabled meanwhile."""
+    provider = grant.identity_provider
+    if provider is None or not provider.enabled or not provider.issuer:
+        grant.save(update_fields=fields)
+        logger.warning("device grant %s: its identity provider is gone or disabled", grant.id)
+        return PollError("expired_token")
+    return _deliver(
+        grant,
+        fields,
+        ip,
+        actor=Actor.external(grant.external_email),
+        external_email=grant.external_email,
+        external_issuer=provider.issuer,
+        identity_provider=provider,
+    )
+
+
+def _deliver(
+    grant: DeviceGrant, fields: list[str], ip: str, *, actor: Actor, **subject: Any
+) -> MintedToken:
+    """Mint the token of an approved grant (``subject``: who it is for) and consume the grant."""
+    minted = access_token_mint(
+        client_id=grant.client_id, device_label=grant.device_label, actor=actor, ip=ip, **subject
+    )
+    grant.token_id = minted.token.id
+    grant.save(update_fields=[*fields, "token_id"])
+    return minted
+
+
+def _record_decision(grant: DeviceGrant, decision: str, ip: str, fields: list[str]) -> None:
+    """Save an approve or deny on a locked grant (``fields``: who decided, set by the caller)."""
+    now = timezone.now()
+    grant.status = decision
+    grant.decision = decision
+    grant.decided_at = now
+    grant.decided_ip = ip[:64]
+    # A decision made just before expiry still reaches the terminal (contract §4.2).
+    grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[decision])
+    grant.expires_at = max(grant.expires_at, grace)
+    grant.save(
+        update_fields=["status", "decision", "decided_at", "decided_ip", "expires_at", *fields]
+    )
+
+
+def device_grant_approve_external(
+    *, user_code: str, provider: IdentityProvider, email: str, ip: str
+) -> DeviceGrant:
+    """Approve a pending login for an external SSO identity (the device flow's SSO branch).
+
+    The grant must still be pending and unclaimed; the token is minted at the next poll.
+    """
+    actor = Actor.external(email)
+    with transaction.atomic():
+        code = normalize_user_code(user_code)
+        grant = grant_by_user_code(code, lock=True) if code else None
+        now = timezone.now()
+        if grant is None or grant.is_expired(now) or grant.account_id is not None:
+            raise GrantUnknown()
+        if grant.status != Status.PENDING:
+            raise GrantAlreadyResolved(grant.decision)
+        grant.identity_provider = provider
+        grant.external_email = email
+        _record_decision(grant, Status.APPROVED, ip, ["identity_provider", "external_email"])
+        audit_record(
+            "device_grant.approved",
+            actor=actor,
+            ip=ip,
+            grant_id=str(grant.id),
+            client_id=grant.client_id,
+            device_label=grant.device_label,
+            identity_provider=provider.slug,
+            subject_issuer=provider.issuer,
+        )
+    return grant
 
 
 def device_grant_approve(*, user_code: str, account: Account, ip: str) -> DeviceGrant:
@@ -207,25 +285,8 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
     def claim() -> DeviceGrant:
         with transaction.atomic():
             grant = device_grant_for_account(user_code, account, lock=True)
-            now = timezone.now()
-            grant.status = decision
-            grant.decision = decision
             grant.account = account
-            grant.decided_at = now
-            grant.decided_ip = ip[:64]
-            # A decision made just before expiry still reaches the terminal (contract §4.2).
-            grace = now + timedelta(seconds=DECISION_GRACE_SECONDS[decision])
-            grant.expires_at = max(grant.expires_at, grace)
-            grant.save(
-                update_fields=[
-                    "status",
-                    "decision",
-                    "account",
-                    "decided_at",
-                    "decided_ip",
-                    "expires_at",
-                ]
-            )
+            _record_decision(grant, decision, ip, ["account"])
             audit_record(
                 f"device_grant.{decision}",
                 actor=Actor.of_account(account),
@@ -235,7 +296,7 @@ def _decide(*, user_code: str, account: Account, ip: str, decision: str) -> Devi
                 client_id=grant.client_id,
                 device_label=grant.device_label,
                 created_ip=grant.created_ip,
-                expires_in_remaining=seconds_left(grant, now),
+                expires_in_remaining=seconds_left(grant, grant.decided_at or timezone.now()),
             )
             return grant
 

@@ -50,6 +50,7 @@ class Row:
     body: dict[str, Any] | None = None  # sent as JSON
     path: str | None = None  # the path to request when the template is not a fillable one
     reads_bearer: bool = True  # False: the route ignores Authorization (public or session routes)
+    page: bool = False  # a page a browser is sent to (the SSO branch): its errors are HTML
 
     def expected(self, caller: str) -> int:
         return int(getattr(self, caller))
@@ -92,6 +93,13 @@ MATRIX: dict[str, Row] = {
     # A bearer token can never approve or deny a login (security requirement 6).
     "POST /openapi/v1/oauth/device/approve": public(401, body={"user_code": "BCDF-GHJK"}),
     "POST /openapi/v1/oauth/device/deny": public(401, body={"user_code": "BCDF-GHJK"}),
+    # The SSO branch (issue 23): no provider named, no sign-in state, no approval-grant cookie.
+    "GET /openapi/v1/oauth/device/sso-initiate": public(
+        404, query="user_code=BCDF-GHJK", page=True
+    ),
+    "GET /openapi/v1/oauth/device/sso-complete": public(400, query="state=x&code=y", page=True),
+    "GET /openapi/v1/oauth/device/approval-context": public(401),
+    "POST /openapi/v1/oauth/device/approve-external": public(401, body={}),
     # --- account (both subject types) -------------------------------------------------------
     "GET /openapi/v1/account": bearer(200, 200, 200, 200),
     "GET /openapi/v1/account/sessions": bearer(200, 200, 200, 200),
@@ -143,18 +151,14 @@ MATRIX: dict[str, Row] = {
     "POST /openapi/v1/apps/{app_id}/files/upload": bearer(422, 422, 404, ACCOUNT_ONLY),
     "POST /openapi/v1/apps/{app_id}/files": bearer(422, 422, 404, ACCOUNT_ONLY),
     # --- human-input forms: the form of a run the owner started (decisions §5: a member who did
-    # not start the run gets the same 404 as an outsider) ----------------------------------------
-    "GET /openapi/v1/apps/{app_id}/form/human_input/{form_token}": bearer(
-        200, 404, 404, ACCOUNT_ONLY
-    ),
+    # not start the run gets the same 404 as an outsider; so does an external end user) ----------
+    "GET /openapi/v1/apps/{app_id}/form/human_input/{form_token}": bearer(200, 404, 404, 404),
     "POST /openapi/v1/apps/{app_id}/form/human_input/{form_token}": bearer(
-        200, 404, 404, ACCOUNT_ONLY, body={"action": "approve", "inputs": {}}
+        200, 404, 404, 404, body={"action": "approve", "inputs": {}}
     ),
-    "GET /openapi/v1/apps/{app_id}/human-input-forms/{form_token}": bearer(
-        200, 404, 404, ACCOUNT_ONLY
-    ),
+    "GET /openapi/v1/apps/{app_id}/human-input-forms/{form_token}": bearer(200, 404, 404, 404),
     "POST /openapi/v1/apps/{app_id}/human-input-forms/{form_token}:submit": bearer(
-        200, 404, 404, ACCOUNT_ONLY, body={"action": "approve", "inputs": {}}
+        200, 404, 404, 404, body={"action": "approve", "inputs": {}}
     ),
     # --- permitted external apps (external subjects) ----------------------------------------
     "GET /openapi/v1/permitted-external-apps": bearer(
@@ -166,13 +170,14 @@ MATRIX: dict[str, Row] = {
     "GET /openapi/v1/permitted-external-apps/{app_id}": bearer(
         WRONG_SURFACE, WRONG_SURFACE, WRONG_SURFACE, 200
     ),
-    # --- runs (account subjects); a run belongs to whoever started it (decisions §5) ------------
-    # {task_id} is a run the owner started: other members get 404 like outsiders.
-    "POST /openapi/v1/apps/{app_id}/run": bearer(200, 200, 404, ACCOUNT_ONLY, body={"inputs": {}}),
-    "POST /openapi/v1/apps/{app_id}:run": bearer(200, 200, 404, ACCOUNT_ONLY, body={"inputs": {}}),
-    "GET /openapi/v1/apps/{app_id}/tasks/{task_id}/events": bearer(200, 404, 404, ACCOUNT_ONLY),
-    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}/stop": bearer(200, 404, 404, ACCOUNT_ONLY),
-    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}:stop": bearer(200, 404, 404, ACCOUNT_ONLY),
+    # --- runs; a run belongs to whoever started it (decisions §5) -------------------------------
+    # {task_id} is a run the owner started: other members get 404 like outsiders. The external
+    # subject runs the app as an end user (contract G2: it is public), but not the owner's run.
+    "POST /openapi/v1/apps/{app_id}/run": bearer(200, 200, 404, 200, body={"inputs": {}}),
+    "POST /openapi/v1/apps/{app_id}:run": bearer(200, 200, 404, 200, body={"inputs": {}}),
+    "GET /openapi/v1/apps/{app_id}/tasks/{task_id}/events": bearer(200, 404, 404, 404),
+    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}/stop": bearer(200, 404, 404, 404),
+    "POST /openapi/v1/apps/{app_id}/tasks/{task_id}:stop": bearer(200, 404, 404, 404),
 }
 
 
@@ -338,7 +343,7 @@ def _check(route: Route, caller: str, row: Row, status: int, headers: dict[str, 
     assert status == expected, (
         f"{route.key} as {caller}: got {status}, the matrix says {expected}: {body[:300]!r}"
     )
-    if status >= 400:
+    if status >= 400 and not row.page:
         assert headers.get("content-type", "").startswith("application/json"), (route.key, caller)
     if status == 401 and row.reads_bearer:
         assert headers.get("www-authenticate", "").startswith("Bearer"), (route.key, caller)

@@ -261,6 +261,14 @@ def watched_transport(watch: CallWatch) -> httpx.HTTPTransport:
     return _WatchedTransport(verify=True, allowed_hosts=[], watch=watch, vet=False)
 
 
+def vetted_transport(watch: CallWatch, *, verify: bool = True) -> httpx.HTTPTransport:
+    """A transport for a library that sends its own requests (an OpenID provider's token
+    endpoint through Authlib): the same address vetting as :func:`fetch` (private addresses only
+    for ``HTTP_NODE_ALLOWED_HOSTS``), every socket under ``watch``. It follows no redirects."""
+    allowed = list(settings.HTTP_NODE_ALLOWED_HOSTS)
+    return _WatchedTransport(verify=verify, allowed_hosts=allowed, watch=watch)
+
+
 def _check_scheme(url: httpx.URL) -> None:
     if url.scheme not in ("http", "https") or not url.host:
         raise OutboundRefused("URL must start with http:// or https:// and name a host")

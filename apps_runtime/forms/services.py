@@ -98,7 +98,7 @@ def _email(form_id: Any, plan: delivery.EmailPlan | None, page_token: str) -> No
 
 
 def form_submit(
-    *, form_id: Any, action: str, values: Any, account: Account, actor: Actor, via: str
+    *, form_id: Any, action: str, values: Any, account: Account | None, actor: Actor, via: str
 ) -> HumanInputForm:
     """Close a waiting form with the person's answer and resume its run.
 

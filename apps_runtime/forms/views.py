@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import Actor
-from accounts.authentication import ACCOUNT, BearerAPIView
-from accounts.models import Account
+from accounts.authentication import ACCOUNT, EXTERNAL, BearerAPIView, Subject
 from apps_runtime.forms import errors, selectors, serializers, services
 from apps_runtime.forms.models import HumanInputForm
+from apps_runtime.runs.selectors import app_get_for_run
 from config.api.errors import serializer_error
 from config.api.schema import BEARER_ERRORS, error_responses
 
@@ -33,10 +33,10 @@ _PARAMS = [
 ]
 
 
-def _open_form(account: Account, app_id: str, form_token: str) -> HumanInputForm:
+def _open_form(subject: Subject, app_id: str, form_token: str) -> HumanInputForm:
     """The caller's form, still answerable; 404 / 412 otherwise."""
-    app = selectors.app_for_forms(account, app_id)
-    form = selectors.form_for_api(account, app, form_token)
+    app = app_get_for_run(subject, app_id)
+    form = selectors.form_for_api(subject, app, form_token)
     if form.is_waiting and not services.form_close_if_unanswerable(form):
         return form
     form.refresh_from_db()
@@ -44,13 +44,9 @@ def _open_form(account: Account, app_id: str, form_token: str) -> HumanInputForm
 
 
 class FormView(BearerAPIView):
-    subjects = frozenset({ACCOUNT})
+    # External SSO subjects answer the forms of their own runs (contract G2, §5.19).
+    subjects = frozenset({ACCOUNT, EXTERNAL})
     scope = APPS_RUN
-
-    def _account(self) -> Account:
-        account = self.subject.account
-        assert account is not None  # accounts only on this surface
-        return account
 
     @extend_schema(
         operation_id="apps_human_input_form_get",
@@ -62,7 +58,7 @@ class FormView(BearerAPIView):
         },
     )
     def get(self, request: Request, app_id: str, form_token: str) -> Response:
-        form = _open_form(self._account(), app_id, form_token)
+        form = _open_form(self.subject, app_id, form_token)
         return Response(serializers.form_payload(form))
 
     @extend_schema(
@@ -76,8 +72,7 @@ class FormView(BearerAPIView):
         },
     )
     def post(self, request: Request, app_id: str, form_token: str) -> Response:
-        account = self._account()
-        form = _open_form(account, app_id, form_token)
+        form = _open_form(self.subject, app_id, form_token)
         body = serializers.FormSubmitSerializer(
             data=request.data if isinstance(request.data, dict) else {}
         )
@@ -87,7 +82,7 @@ class FormView(BearerAPIView):
             form_id=form.id,
             action=body.validated_data["action"],
             values=body.validated_data["inputs"],
-            account=account,
+            account=self.subject.account,
             actor=Actor.of_subject(self.subject),
             via="api",
         )

@@ -23,6 +23,8 @@ class Conversation(models.Model):
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="conversations")
     subject_type = models.CharField(max_length=32)
     subject_email = models.CharField(max_length=255)
+    # An external SSO end user's identity provider issuer; "" for accounts.
+    subject_issuer = models.CharField(max_length=255, blank=True, default="")
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -59,6 +61,8 @@ class Run(models.Model):
     mode = models.CharField(max_length=32)
     subject_type = models.CharField(max_length=32)
     subject_email = models.CharField(max_length=255)
+    # An external SSO end user's identity provider issuer; "" for accounts.
+    subject_issuer = models.CharField(max_length=255, blank=True, default="")
     account = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from accounts.authentication import ACCOUNT, CANONICAL_PATH, Subject, resolve_bearer
+from accounts.authentication import Subject, resolve_bearer
 from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.engine.nodes import model_node_types
 from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
@@ -71,10 +71,9 @@ def app_unavailable(message: str) -> ApiError:
 
 
 def subject_for_apps(authorization: str | None) -> Subject:
-    """Bearer, surface (accounts only on ``/apps*``) and scope ``apps:run``."""
+    """Bearer and scope ``apps:run``. Run and events take accounts and, as end users, external
+    SSO subjects (contract G2); which apps each may reach is ``app_get_for_run``'s."""
     subject = resolve_bearer(authorization)
-    if subject.subject_type != ACCOUNT:
-        raise ApiError(403, f"wrong_surface (canonical: {CANONICAL_PATH[subject.subject_type]})")
     if not subject.has_scope(APPS_RUN):
         raise ApiError(
             403,

@@ -15,7 +15,7 @@ from django.db.models import Q
 from accounts.authentication import Subject
 from apps_runtime.models import App
 from apps_runtime.runs.models import Conversation, Message, Run
-from apps_runtime.selectors import APP_NOT_FOUND
+from apps_runtime.selectors import APP_NOT_FOUND, apps_permitted_external
 from config.api.errors import ApiError
 from config.api.wire import parse_uuid
 from workspaces.models import Workspace
@@ -31,13 +31,19 @@ CONVERSATION_NOT_EXISTS = "Conversation Not Exists."
 def app_get_for_run(subject: Subject, app_ref: str) -> App:
     """The app a run, events or stop call names (contract §3.5 step 4-6, decisions §5)."""
     app_id = parse_uuid(app_ref)
-    if app_id is None or subject.account is None:
+    if app_id is None:
         raise ApiError(404, APP_NOT_FOUND)
-    app = (
-        App.objects.select_related("workspace", "model_config", "published_workflow")
-        .filter(id=app_id)
-        .first()
-    )
+    related = ("workspace", "model_config", "published_workflow")
+    if subject.account is None:
+        # An external subject (contract G2): only a public / SSO-verified app of a workspace its
+        # identity provider may see; every other app is the same 404.
+        provider_id = subject.token.identity_provider_id
+        found = apps_permitted_external(provider_id).select_related(*related).filter(id=app_id)
+        external_app = found.first()
+        if external_app is None:
+            raise ApiError(404, APP_NOT_FOUND)
+        return external_app
+    app = App.objects.select_related(*related).filter(id=app_id).first()
     if app is None or not is_member(subject.account, app.workspace_id):
         raise ApiError(404, APP_NOT_FOUND)
     if app.status != App.Status.NORMAL:
@@ -49,10 +55,21 @@ def app_get_for_run(subject: Subject, app_ref: str) -> App:
     return app
 
 
-def _owned(subject: Subject) -> Q:
+def owned_by(subject: Subject, prefix: str = "") -> Q:
+    """Rows (a run, a conversation; ``prefix`` "run__" through a relation) this subject started.
+
+    An external identity is its issuer and email: the same email from two identity providers
+    never shares a run or a conversation."""
     if subject.account is not None:
-        return Q(account=subject.account)
-    return Q(subject_type=subject.subject_type, subject_email=subject.email, account__isnull=True)
+        return Q(**{f"{prefix}account": subject.account})
+    return Q(
+        **{
+            f"{prefix}subject_type": subject.subject_type,
+            f"{prefix}subject_email": subject.email,
+            f"{prefix}subject_issuer": subject.issuer or "",
+            f"{prefix}account__isnull": True,
+        }
+    )
 
 
 def run_get_for_subject(
@@ -63,7 +80,7 @@ def run_get_for_subject(
     if run_id is None:
         raise ApiError(404, message)
     run = (
-        Run.objects.filter(_owned(subject), app=app)
+        Run.objects.filter(owned_by(subject), app=app)
         .filter(Q(id=run_id) | Q(workflow_run_id=run_id))
         .select_related("app", "message", "account")
         .first()
@@ -76,7 +93,9 @@ def run_get_for_subject(
 def conversation_get_for_subject(
     subject: Subject, app: App, conversation_id: uuid.UUID
 ) -> Conversation:
-    conversation = Conversation.objects.filter(_owned(subject), app=app, id=conversation_id).first()
+    conversation = Conversation.objects.filter(
+        owned_by(subject), app=app, id=conversation_id
+    ).first()
     if conversation is None:
         raise ApiError(404, CONVERSATION_NOT_EXISTS, code="not_found")
     return conversation

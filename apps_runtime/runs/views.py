@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.audit import Actor
-from accounts.authentication import ACCOUNT, BearerAPIView
+from accounts.authentication import ACCOUNT, EXTERNAL, BearerAPIView
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.prestream import APPS_RUN
 from apps_runtime.runs.selectors import TASK_NOT_FOUND, app_get_for_run, run_get_for_subject
@@ -48,7 +48,7 @@ def stop_answer(before: str) -> dict[str, str]:
 
 
 class TaskStopView(BearerAPIView):
-    subjects = frozenset({ACCOUNT})
+    subjects = frozenset({ACCOUNT, EXTERNAL})  # external SSO subjects: contract G2
     scope = APPS_RUN
 
     @extend_schema(

@@ -102,6 +102,9 @@ class OpenAPIBoundaryMiddleware:
     def _json_only(response: HttpResponseBase) -> HttpResponseBase:
         if response.status_code < 400 or getattr(response, "streaming", False):
             return response
+        if getattr(response, "browser_page", False):
+            # A page a browser is sent to under the API prefix (the device flow's SSO branch).
+            return response
         content_type = response.get("Content-Type", "")
         if content_type.startswith("application/json"):
             return response

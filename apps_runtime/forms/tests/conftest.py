@@ -63,14 +63,22 @@ def pause_run(workflow_app: Any) -> Any:
     from apps_runtime.runs.models import Run
 
     def make(account: Any, *, app: Any = None, **spec: Any) -> Paused:
+        """``account`` may also be an external SSO subject: ``(email, issuer)``."""
         app = app or workflow_app
+        if isinstance(account, tuple):
+            owner = {
+                "subject_type": "external_sso",
+                "subject_email": account[0],
+                "subject_issuer": account[1],
+                "account": None,
+            }
+        else:
+            owner = {"subject_type": "account", "subject_email": account.email, "account": account}
         run = Run.objects.create(
             app=app,
             workspace_id=app.workspace_id,
             mode=app.mode,
-            subject_type="account",
-            subject_email=account.email,
-            account=account,
+            **owner,
             workflow_run_id=uuid.uuid4(),
             status=Run.Status.PAUSED,
             state={"saved": True},

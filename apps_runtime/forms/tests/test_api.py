@@ -256,7 +256,31 @@ def test_scope_and_surface_are_checked_first(api, token_for, alice, pause_run, s
     paused = pause_run(alice)
     url = form_url(paused.run.app_id, paused.token)
     assert_envelope(api().get(url), 401)
-    assert_envelope(api(sso_token).get(url), 403)
+    # An external subject may use forms (contract G2), but not of another caller's run.
+    assert_envelope(api(sso_token).get(url), 404)
+
+
+def test_an_external_sso_user_answers_the_form_of_its_own_run(api, pause_run, token_for):
+    # Contract G2: an external subject runs permitted apps as an end user, and answers its forms.
+    from accounts.models import AuditEvent
+    from apps_runtime.models import App
+
+    issuer = "https://idp.partner.example"
+    paused = pause_run(("jo@partner.example", issuer))
+    App.objects.filter(pk=paused.run.app_id).update(access_mode="sso_verified")
+    mine = token_for(external_email="jo@partner.example", external_issuer=issuer)
+    same_email_other_issuer = token_for(external_email="jo@partner.example")
+    url = form_url(paused.run.app_id, paused.token)
+    assert_envelope(api(same_email_other_issuer).get(url), 404)
+    assert api(mine).get(url).status_code == 200
+    answered = api(mine).post(
+        url, {"action": "approve", "inputs": {"comment": "fine"}}, format="json"
+    )
+    assert answered.status_code == 200, answered.content
+    form = HumanInputForm.objects.get(pk=paused.form.pk)
+    assert form.status == "submitted" and form.submitted_by is None
+    record = AuditEvent.objects.get(action="human_input_form.submitted")
+    assert (record.actor_type, record.actor_email) == ("external_sso", "jo@partner.example")
 
 
 def test_a_run_that_is_no_longer_paused_refuses_the_answer(client, alice, pause_run):

@@ -55,10 +55,11 @@ def test_a_malformed_token_is_401_invalid_token(echo_form):
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
-def test_an_external_subject_is_on_the_wrong_surface(echo_form, sso_token):
+def test_an_external_subject_gets_404_for_an_app_it_is_not_permitted(echo_form, sso_token):
+    # Contract G2: external subjects run only public / SSO-verified apps; any other is unknown.
+    assert echo_form.access_mode not in ("public", "sso_verified")
     response = sse_call("POST", run_path(echo_form), token=sso_token, body={"inputs": {}})
-    body = assert_error(response, 403)
-    assert body["message"].startswith("wrong_surface")
+    assert_error(response, 404, message="app not found")
 
 
 @pytest.mark.parametrize("ref", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
