@@ -128,12 +128,30 @@ class RenderBudget:
             self.charge(sys.getsizeof(value))
         elif isinstance(value, list | tuple | dict | set | frozenset):
             self.length(len(value), "a collection")
-            size = sys.getsizeof(value)
-            for item in value:
-                if isinstance(item, str | bytes | int):
-                    size += sys.getsizeof(item)
-            self.charge(size)
+            self.charge(memory_size(value, 4 * self.max_length))
         return value
+
+
+def memory_size(value: Any, limit: int) -> int:
+    """The bytes of ``value`` and of everything in it (nested collections, keys and values,
+    floats included), each object once: a list of one-item lists holds most of its memory in
+    its items. Stops after ``limit`` objects, so its cost is bounded like the value's size."""
+    seen: set[int] = set()
+    stack = [value]
+    total = steps = 0
+    while stack and steps < limit:
+        item = stack.pop()
+        steps += 1
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+    return total
 
 
 _budget: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar(
