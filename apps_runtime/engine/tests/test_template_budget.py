@@ -301,3 +301,36 @@ def test_the_memory_budget_counts_what_nested_values_hold(
     assert outcome.status == "failed"
     assert "built more than 2 MiB of values" in (outcome.error or ""), outcome.error
     assert peak < 3 * settings.TEMPLATE_RENDER_MEMORY_BYTES, peak / 1024 / 1024
+
+
+def test_values_of_the_inputs_are_not_charged_again_each_time_they_are_listed(
+    small_budget: None,
+) -> None:
+    """Sorting a large input in a loop builds only new lists of the same rows: the rows, which
+    the render did not build, are never charged (a 4 MiB budget, rows of about 1 MiB)."""
+    rows = [{"k": f"{i:05d}", "a": "x" * 40, "b": "y" * 40, "c": "z" * 40} for i in range(3000)]
+    g = graph(
+        [
+            node("start", "start", variables=[]),
+            node(
+                "t",
+                "template-transform",
+                template="{% for i in range(12) %}{{ (rows|sort(attribute='k', reverse=true)"
+                "|first).k }},{% endfor %}",
+                variables=[{"variable": "rows", "value_selector": ["sys", "rows"]}],
+            ),
+            node("end", "end", outputs=[{"variable": "out", "value_selector": ["t", "output"]}]),
+        ],
+        [edge("start", "t"), edge("t", "end")],
+    )
+    outcome = run_workflow(
+        g,
+        mode="workflow",
+        inputs={},
+        system={"rows": rows},
+        environment={},
+        conversation={},
+        host=RecordingHost(),
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs["out"] == "02999," * 12
