@@ -7,7 +7,7 @@ worker (gunicorn's default, 30 s, killed it: an HTML 500), and persistent databa
 
 import os
 
-from config.serve import wsgi_timeout
+from config.serve import wsgi_env, wsgi_timeout
 
 timeout = wsgi_timeout()
-os.environ.setdefault("DB_PERSISTENT_SECONDS", "300")
+os.environ.update(wsgi_env())  # adds only what is unset
