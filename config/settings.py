@@ -257,6 +257,9 @@ LAST_USED_WRITE_INTERVAL_SECONDS = 60
 # a yaml-url file may be at most this large.
 DSL_IMPORT_PENDING_SECONDS = env_int("DSL_IMPORT_PENDING_SECONDS", 600, minimum=1)
 DSL_IMPORT_MAX_BYTES = env_int("DSL_IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# yaml-url fetches in progress at once across every web process; more answer 429 at once, so slow
+# sources cannot hold every WSGI worker for an outbound deadline (keep it below the workers).
+DSL_IMPORT_URL_CONCURRENCY = env_int("DSL_IMPORT_URL_CONCURRENCY", 2, minimum=1, maximum=64)
 # File uploads for run inputs (POST /apps/{id}/files): size and type limits, and how long an
 # upload no run used is kept. The upload routes get UPLOAD_MAX_BYTES plus the multipart overhead
 # as their request body limit instead of MAX_REQUEST_BODY_BYTES.

@@ -91,3 +91,40 @@ def test_wsgi_workers_keep_connections_and_asgi_keeps_the_pool():
     assert int(persistent) > 0
     expected = f"{persistent} True False"
     assert _database_settings(DATABASE_URL=url, DB_PERSISTENT_SECONDS=persistent) == expected
+
+
+def _procfile_line(name: str) -> list[str]:
+    """The README's sample process file, line ``name``: its command as a newcomer runs it."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```procfile\n", 1)[1].split("```", 1)[0]
+    for line in block.splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.split()
+    raise AssertionError(f"no {name!r} line in the README's process file")
+
+
+def test_the_readme_process_files_gunicorn_outlasts_the_longest_outbound_deadline():
+    """A gunicorn started by hand from the checkout, as the process file says, must not kill a
+    worker waiting on a ``yaml-url`` import (its deadline is at most 60 s): gunicorn's own
+    default (30 s) did, answering an HTML 500 (issue 16 item 5, issue 17's by-hand layout)."""
+    argv = _procfile_line("web")
+    assert argv[:3] == [".venv/bin/python", "-m", "gunicorn"]
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if k != "SERVE_WSGI_TIMEOUT"}
+    env["SECRET_KEY"] = settings.SECRET_KEY  # --print-config loads the application
+    shown = subprocess.run(
+        [sys.executable, *argv[1:-1], "--print-config", argv[-1]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    config = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition("=") for line in shown.splitlines())
+    )
+    assert int(config["timeout"]) >= 90, config["timeout"]

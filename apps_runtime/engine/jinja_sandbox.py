@@ -69,6 +69,8 @@ class RenderBudget:
     wall_seconds: float
     should_stop: Callable[[], bool] | None = None
     used_bytes: int = 0
+    # ids of the objects the template was given (alive for the whole render): never charged
+    inputs: frozenset[int] = frozenset()
     _cpu_ends: float = field(init=False)
     _wall_ends: float = field(init=False)
     _next_stop_check: float = field(init=False)
@@ -128,17 +130,49 @@ class RenderBudget:
             self.charge(sys.getsizeof(value))
         elif isinstance(value, list | tuple | dict | set | frozenset):
             self.length(len(value), "a collection")
-            size = sys.getsizeof(value)
-            for item in value:
-                if isinstance(item, str | bytes | int):
-                    size += sys.getsizeof(item)
-            self.charge(size)
+            self.charge(memory_size(value, 4 * self.max_length, self.inputs))
         return value
+
+
+def memory_size(value: Any, limit: int, skip: frozenset[int] = frozenset()) -> int:
+    """The bytes of ``value`` and of everything in it (nested collections, keys and values,
+    floats included), each object once, except the objects in ``skip`` (the render's inputs,
+    which it did not build): a list of one-item lists holds most of its memory in its items.
+    Stops after ``limit`` objects, so its cost is bounded like the value's size."""
+    seen: set[int] = set(skip)
+    stack = [value]
+    total = steps = 0
+    while stack and steps < limit:
+        item = stack.pop()
+        steps += 1
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+    return total
 
 
 _budget: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar(
     "template_budget", default=None
 )
+
+
+def input_ids(variables: Mapping[str, Any], limit: int) -> frozenset[int]:
+    """The ids of the collections among the template's inputs (and in them, at most ``limit``):
+    sorting or listing an input builds a new list of the same items, which are not new memory."""
+    ids: set[int] = set()
+    stack: list[Any] = list(variables.values())
+    while stack and len(ids) < limit:
+        item = stack.pop()
+        if isinstance(item, Mapping | list | tuple | set | frozenset) and id(item) not in ids:
+            ids.add(id(item))
+            stack.extend(item.values() if isinstance(item, Mapping) else item)
+    return frozenset(ids)
 
 
 def _current() -> RenderBudget:
@@ -569,6 +603,7 @@ def render(
     ``max_length`` characters (the render stops there). Raises Jinja2's errors,
     ``TemplateBudgetExceeded``, ``TemplateTooLarge`` and ``StopRequested``."""
     budget = RenderBudget.from_settings(should_stop)
+    budget.inputs = input_ids(variables, 4 * max_length)
     token = _budget.set(budget)
     try:
         template = _environment.from_string(source)

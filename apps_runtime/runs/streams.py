@@ -10,26 +10,17 @@ when the lease runs out. A refused request writes nothing, so retrying never ext
 
 from __future__ import annotations
 
-import logging
-import uuid
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.core.cache import cache
 
 from config.api.errors import RateLimited
-
-logger = logging.getLogger("difyapi.runs")
+from config.leases import Lease, lease_release, lease_renew, lease_take
 
 TOO_MANY_STREAMS = "too many open streams for this token"
 
 
-@dataclass(frozen=True)
-class StreamSlot:
-    """One held slot: its cache key and this holder's mark (so only the holder gives it back)."""
-
-    key: str
-    owner: str
+# One held slot of a token (config.leases: only its holder gives it back).
+StreamSlot = Lease
 
 
 def _keys(token_key: str) -> list[str]:
@@ -43,45 +34,29 @@ def _lease() -> int:
 
 def stream_slot_acquire(token_key: str) -> StreamSlot | None:
     """Take a stream slot for a token or raise 429 (the cache down: allow, logged; ``None``)."""
-    owner = uuid.uuid4().hex
     try:
-        for key in _keys(token_key):
-            if cache.add(key, owner, timeout=_lease()):
-                return StreamSlot(key, owner)
+        slot = lease_take(_keys(token_key), _lease())
     except Exception as exc:  # cache backends' connection errors share no base class
         from config.api.ratelimit import log_outage
 
         log_outage("sse-streams", exc, fail_open=True)
         return None
-    raise RateLimited(
-        max(1, _lease() // 3),
-        hint=f"{TOO_MANY_STREAMS} (at most {settings.SSE_MAX_STREAMS_PER_TOKEN})",
-    )
+    if slot is None:
+        raise RateLimited(
+            max(1, _lease() // 3),
+            hint=f"{TOO_MANY_STREAMS} (at most {settings.SSE_MAX_STREAMS_PER_TOKEN})",
+        )
+    return slot
 
 
 def stream_slot_renew(slot: StreamSlot | None) -> None:
     """Extend the lease of a live stream's slot (take it again if it lapsed and is free)."""
-    if slot is None:
-        return
-    try:
-        holder = cache.get(slot.key)
-        if holder == slot.owner:
-            cache.touch(slot.key, _lease())
-        elif holder is None:
-            cache.add(slot.key, slot.owner, timeout=_lease())
-    except Exception as exc:
-        logger.debug("stream slot renewal skipped: %s", exc)
+    lease_renew(slot, _lease())
 
 
 def stream_slot_release(slot: StreamSlot | None) -> None:
     """Give the slot back (only if this holder still has it). Never raises."""
-    if slot is None:
-        return
-    try:
-        if cache.get(slot.key) == slot.owner:
-            cache.delete(slot.key)
-    except Exception as exc:
-        logger.warning("stream slot release failed (its lease frees it): %s", exc)
+    lease_release(slot)
 
 
 def streams_open(token_key: str) -> int:

@@ -33,6 +33,8 @@ from apps_runtime.dsl.constants import CURRENT_DSL_VERSION
 from apps_runtime.dsl.version import version_outcome
 from apps_runtime.models import WORKFLOW_MODES, App, AppImport
 from apps_runtime.services import app_import_parsed, app_overwrite_parsed
+from config.api.errors import RateLimited
+from config.leases import Lease, lease_release, lease_take
 from workspaces.models import Workspace
 
 _GITHUB_BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/(.+)$")
@@ -79,14 +81,40 @@ class YamlUrlError(Exception):
     """The ``yaml_url`` could not be fetched; the message is safe to show."""
 
 
+TOO_MANY_URL_IMPORTS = "too many yaml-url imports in progress; try again shortly"
+
+
+def _url_fetch_slot() -> Lease | None:
+    """One of ``DSL_IMPORT_URL_CONCURRENCY`` fetch slots shared by every web process, held for
+    at most the outbound deadline (plus a margin: a killed worker's slot frees itself); 429
+    when all are held. A fetch waits on a remote server for up to the deadline, so without the
+    cap a few slow sources would hold every WSGI worker and the whole JSON API with them. The
+    cache down: allowed (logged), like the stream slots."""
+    prefix = f"{settings.RATE_LIMIT_KEY_PREFIX}:yaml-url-fetch"
+    keys = [f"{prefix}:{index}" for index in range(settings.DSL_IMPORT_URL_CONCURRENCY)]
+    lease = settings.OUTBOUND_DEADLINE_SECONDS + 5
+    try:
+        slot = lease_take(keys, lease)
+    except Exception as exc:  # cache backends' connection errors share no base class
+        from config.api.ratelimit import log_outage
+
+        log_outage("yaml-url-imports", exc, fail_open=True)
+        return None
+    if slot is None:
+        raise RateLimited(5, hint=TOO_MANY_URL_IMPORTS)
+    return slot
+
+
 def yaml_url_fetch(url: str) -> bytes:
-    """The body at ``url`` under the outbound rules, at most ``DSL_IMPORT_MAX_BYTES``."""
+    """The body at ``url`` under the outbound rules, at most ``DSL_IMPORT_MAX_BYTES``; 429 while
+    ``DSL_IMPORT_URL_CONCURRENCY`` other fetches are in progress."""
     from apps_runtime.engine.outbound import OutboundError, OutboundTooLarge, fetch
 
     match = _GITHUB_BLOB.match(url.strip())
     if match:  # a GitHub page of a file: fetch the raw file instead (as Dify does)
         owner, repo, rest = match.groups()
         url = f"https://raw.githubusercontent.com/{owner}/{repo}/{rest}"
+    slot = _url_fetch_slot()
     try:
         response = fetch("GET", url, max_bytes=settings.DSL_IMPORT_MAX_BYTES)
     except OutboundTooLarge:
@@ -95,6 +123,8 @@ def yaml_url_fetch(url: str) -> bytes:
         ) from None
     except OutboundError as exc:
         raise YamlUrlError(f"cannot fetch yaml_url: {exc}") from None
+    finally:
+        lease_release(slot)
     if response.status_code != 200:
         raise YamlUrlError(f"cannot fetch yaml_url: the server answered {response.status_code}")
     return response.content

@@ -46,7 +46,9 @@ def file_text(ctx: RunContext, file: dict[str, Any]) -> str:
             raise NodeFailed(f"Cannot read {name!r}: {exc}", "FileReadError") from None
     elif url:
         try:
-            response = outbound.fetch("GET", str(url), max_bytes=max_bytes)
+            response = outbound.fetch(
+                "GET", str(url), max_bytes=max_bytes, should_stop=ctx.host.should_stop
+            )
         except outbound.OutboundTooLarge:
             raise NodeFailed(
                 f"Cannot read {name!r}: it is larger than {max_bytes} bytes", "FileReadError"

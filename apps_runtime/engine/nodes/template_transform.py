@@ -35,7 +35,7 @@ def render_jinja2(
         raise NodeFailed(f"Template error: {exc}", "TemplateRenderError") from None
     except RecursionError:
         raise NodeFailed("Template error: too deeply nested", "TemplateRenderError") from None
-    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
+    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError) as exc:
         raise NodeFailed(f"Template error: {exc}", "TemplateRenderError") from None
     if output is None:
         code = "OutputTooLong" if what == "Output" else f"{what}TooLong"

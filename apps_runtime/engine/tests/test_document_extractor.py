@@ -4,6 +4,7 @@ client) in every supported format; an unreadable file fails the node naming it."
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from apps_runtime.engine import run_workflow
 from apps_runtime.engine.tests.enginehost import RecordingHost, edge, graph, node
 from apps_runtime.engine.tests.httpserver import Reply
 from apps_runtime.engine.tests.sample_documents import make_docx, make_pdf
+from tests.drip import dripping_server
 
 UPLOAD = "3f7b9c3e-0000-4000-8000-000000000001"
 
@@ -32,7 +34,12 @@ def upload(name: str, upload_id: str = UPLOAD, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _run(value: Any, uploads: dict[str, bytes] | None = None, **data: Any) -> Any:
+def _run(
+    value: Any,
+    uploads: dict[str, bytes] | None = None,
+    host: RecordingHost | None = None,
+    **data: Any,
+) -> Any:
     data.setdefault("variable_selector", ["sys", "files"])
     nodes = [
         node("start", "start", variables=[]),
@@ -46,7 +53,7 @@ def _run(value: Any, uploads: dict[str, bytes] | None = None, **data: Any) -> An
         system={"files": value},
         environment={},
         conversation={},
-        host=RecordingHost(uploads=dict(uploads or {})),
+        host=host or RecordingHost(uploads=dict(uploads or {})),
     )
 
 
@@ -191,6 +198,18 @@ def test_a_remote_error_status_fails_naming_the_file(http_server, settings):
     outcome = _run(file)
     assert outcome.status == "failed"
     assert "Cannot fetch 'notes.txt': the server answered 404" in outcome.error
+
+
+def test_a_stop_reaches_a_remote_fetch_from_a_dripping_server_within_a_second(settings):
+    settings.HTTP_NODE_ALLOWED_HOSTS = ["127.0.0.1"]
+    stop_at = time.monotonic() + 0.3
+    host = RecordingHost(stop_when=lambda h: time.monotonic() >= stop_at)
+    with dripping_server(every=0.3, lasts=10) as drip:
+        file = {"type": "document", "transfer_method": "remote_url", "url": drip.base + "/a.txt"}
+        outcome = _run(file, host=host)
+        stopped_after = time.monotonic() - stop_at
+    assert outcome.status == "stopped", outcome.error
+    assert stopped_after < 1.0, stopped_after
 
 
 def test_a_docx_that_unpacks_past_the_cap_is_refused(monkeypatch):

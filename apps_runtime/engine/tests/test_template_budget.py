@@ -261,3 +261,76 @@ def test_a_hostile_jinja2_prompt_fails_the_node_quickly(small_budget: None, temp
     assert CLEAR.search(outcome.error or "") or "Prompt length" in (outcome.error or "")
     assert time.monotonic() - started < 2.5
     assert host.calls == []
+
+
+# Collections of collections, floats and groups: small outer lists whose items hold the memory.
+NESTED_GROWTH = [
+    "{{ range(2000)|batch(1)|map('batch', 1)|list }}",
+    "{{ range(2000)|batch(1)|list }}",
+    "{{ range(2000)|groupby('real') }}",
+]
+
+
+def test_an_unknown_codec_fails_the_node_as_a_template_error() -> None:
+    outcome = transform("{{ 'x'.encode('no-such-codec') }}")
+    assert outcome.status == "failed"
+    assert outcome.error == "Template error: unknown encoding: no-such-codec"
+
+
+@pytest.mark.parametrize("value", NESTED_GROWTH)
+def test_the_memory_budget_counts_what_nested_values_hold(
+    small_budget: None, settings: Any, value: str
+) -> None:
+    """Kept values of this kind fail the render at the memory budget, not at several times it."""
+    import tracemalloc
+
+    settings.TEMPLATE_RENDER_CPU_SECONDS = 5
+    settings.TEMPLATE_RENDER_WALL_SECONDS = 10
+    settings.TEMPLATE_RENDER_MEMORY_BYTES = 2 * 1024 * 1024
+    keep = value.removeprefix("{{ ").removesuffix(" }}")
+    template = (
+        "{% set keep = [] %}{% for i in range(1000) %}"
+        "{% set _ = keep.append(" + keep + ") %}{% endfor %}{{ keep|length }}"
+    )
+    tracemalloc.start()
+    try:
+        outcome = transform(template)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome.status == "failed"
+    assert "built more than 2 MiB of values" in (outcome.error or ""), outcome.error
+    assert peak < 3 * settings.TEMPLATE_RENDER_MEMORY_BYTES, peak / 1024 / 1024
+
+
+def test_values_of_the_inputs_are_not_charged_again_each_time_they_are_listed(
+    small_budget: None,
+) -> None:
+    """Sorting a large input in a loop builds only new lists of the same rows: the rows, which
+    the render did not build, are never charged (a 4 MiB budget, rows of about 1 MiB)."""
+    rows = [{"k": f"{i:05d}", "a": "x" * 40, "b": "y" * 40, "c": "z" * 40} for i in range(3000)]
+    g = graph(
+        [
+            node("start", "start", variables=[]),
+            node(
+                "t",
+                "template-transform",
+                template="{% for i in range(12) %}{{ (rows|sort(attribute='k', reverse=true)"
+                "|first).k }},{% endfor %}",
+                variables=[{"variable": "rows", "value_selector": ["sys", "rows"]}],
+            ),
+            node("end", "end", outputs=[{"variable": "out", "value_selector": ["t", "output"]}]),
+        ],
+        [edge("start", "t"), edge("t", "end")],
+    )
+    outcome = run_workflow(
+        g,
+        mode="workflow",
+        inputs={},
+        system={"rows": rows},
+        environment={},
+        conversation={},
+        host=RecordingHost(),
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs["out"] == "02999," * 12

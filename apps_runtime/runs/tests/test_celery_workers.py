@@ -347,6 +347,43 @@ def test_a_pause_frees_the_slot_and_the_answer_resumes_on_another_worker(
     assert two.ran(run_id, "resume") and not one.ran(run_id, "resume")
 
 
+def test_an_answer_whose_resume_job_was_lost_is_resubmitted_by_housekeeping(
+    cluster, acme, alice, token_for, api, monkeypatch
+):
+    """The answer is committed but its resume job never reaches the broker (the process that
+    took the answer died first): housekeeping in a web process submits it again through the
+    Celery executor after RUN_STALE_SECONDS, a worker runs it once and the run finishes."""
+    from apps_runtime.runs import services
+
+    first, _ = cluster.web
+    token = token_for(alice)
+    app = graphs.review_app(acme)
+    paused = _stream(
+        first, "POST", f"/openapi/v1/apps/{app.id}/run", token, json={"inputs": {"subject": "s"}}
+    )
+    required = paused[-2]
+    run_id = required["task_id"]
+    # Answered here, in this process, whose submission of the job is lost.
+    monkeypatch.setattr(services, "run_resume_submit", lambda run_id: None)
+    answered = api(token).post(
+        f"/openapi/v1/apps/{app.id}/form/human_input/{required['data']['form_token']}",
+        {"action": "approve", "inputs": {"note": "resubmitted"}},
+        format="json",
+    )
+    assert answered.status_code == 200, answered.content
+    answered_at = time.monotonic()
+    assert Run.objects.get(pk=run_id).resume_input is not None
+    assert not cluster.worker.ran(run_id, "resume")
+
+    assert _wait_until(lambda: _none_active(app), STALE_SECONDS + HOUSEKEEPING_SECONDS + 10)
+    took = time.monotonic() - answered_at
+    run = Run.objects.get(pk=run_id)
+    assert run.status == "succeeded", run.error
+    assert run.outputs["note"] == "resubmitted"
+    assert took >= STALE_SECONDS - 1, took  # resubmitted by the sweep, not by the answer
+    assert cluster.worker.ran(run_id, "resume")
+
+
 # -- a worker killed mid-run ---------------------------------------------------------------------
 
 
