@@ -303,6 +303,8 @@ SSE_SLOT_LEASE_SECONDS = env_int("SSE_SLOT_LEASE_SECONDS", 20, minimum=3, maximu
 # Bytes daphne may hold for a stream's client that does not read; past it the client is dropped.
 SSE_MAX_BUFFERED_BYTES = env_int("SSE_MAX_BUFFERED_BYTES", 4 * 1024 * 1024, minimum=16 * 1024)
 RUN_STARTS_PER_MINUTE = env_int("RUN_STARTS_PER_MINUTE", 60, minimum=0)
+# Runs of one caller executing (or waiting for a worker) at once; 0 = no cap (issue 16).
+RUN_MAX_ACTIVE_PER_SUBJECT = env_int("RUN_MAX_ACTIVE_PER_SUBJECT", 8, minimum=0)
 # Where jobs run (decisions §7, docs/decisions/17-celery.md): ``thread``, a pool in each server
 # process (the embedded default of ``make run``), or ``celery``, workers on their own queue.
 RUN_EXECUTOR = env_str("RUN_EXECUTOR", "thread")

@@ -24,7 +24,7 @@ from apps_runtime.runs import services, wire
 from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
 from apps_runtime.runs.inputs import MODE_NOT_RUNNABLE, invalid, parse_body, run_request_from_body
 from apps_runtime.runs.models import NodeExecution, Run
-from apps_runtime.runs.selectors import app_get_for_run, run_get_for_subject
+from apps_runtime.runs.selectors import app_get_for_run, owned_by, run_get_for_subject
 from apps_runtime.runs.streams import stream_slot_acquire, stream_slot_release
 from config.api import ratelimit
 from config.api.errors import (
@@ -209,6 +209,7 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
         check_agent_strategy(app)
     check_tool_providers(app, workflow)
     check_providers(app, workflow)
+    check_active_runs(subject)
     ratelimit.enforce(
         "run-start",
         subject.key,
@@ -230,6 +231,23 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
             503, "runs cannot be queued right now; try again shortly", code="service_unavailable"
         ) from None
     return run
+
+
+def check_active_runs(subject: Subject) -> None:
+    """At most ``RUN_MAX_ACTIVE_PER_SUBJECT`` runs of one caller execute (or wait for a worker)
+    at once, so one caller's slow runs (a dripping server, a long model call) never take every
+    run slot from the others (issue 16). A paused run holds no slot and does not count. Checked
+    before the per-minute start limit, so a refused start costs none of that budget."""
+    cap = settings.RUN_MAX_ACTIVE_PER_SUBJECT
+    if not cap:
+        return
+    active = Run.objects.filter(owned_by(subject), status=Run.Status.RUNNING).count()
+    if active >= cap:
+        raise RateLimited(
+            5,
+            hint=f"{active} of your runs are still running (at most {cap} at once); "
+            "wait for one to finish, or stop one",
+        )
 
 
 # -- re-attach ---------------------------------------------------------------------------------
