@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parent.parent
 ECHO_WORKFLOW_BODY = {"inputs": {"x": "hi", "num": "2", "enum_var": "B"}}
 ECHO_CHAT_BODY = {"inputs": {}, "query": "ping"}
 LLM_BODY = {"inputs": {"product": "Acme Cloud"}, "query": "hi"}
@@ -157,6 +158,7 @@ def attached_latency(
         [sys.executable, "-m", "benchmarks.runs", "attached-reader", base, events_path, token],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=ROOT,
     )
     assert reader.stdout is not None
     try:
@@ -226,6 +228,7 @@ def bare_redis_latency(url: str, count: int) -> dict[str, float]:
         [sys.executable, "-m", "benchmarks.runs", "ceiling-reader", url, key, str(count)],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=ROOT,
     )
     client = redis.Redis.from_url(url)
     time.sleep(1.0)  # the reader is blocked on the stream
@@ -540,6 +543,8 @@ def _ratio(app: dict[str, Any], ceiling: dict[str, Any], key: str) -> float:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "ceiling-reader":
         _ceiling_reader(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "seed":  # benchmarks.load's data
+        print(json.dumps(_seed(int(sys.argv[2]), 0)))
     elif len(sys.argv) > 1 and sys.argv[1] == "attached-reader":
         asyncio.run(_attached_reader(sys.argv[2], sys.argv[3], sys.argv[4]))
     else:
