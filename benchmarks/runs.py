@@ -350,35 +350,19 @@ def _seed(stream_tokens: int, idle_runs: int) -> dict[str, Any]:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from django.utils import timezone
-
     from accounts.audit import Actor
-    from accounts.models import AccessToken, Account
-    from accounts.tokens import ACCOUNT_PREFIX, generate_token, token_digest
+    from accounts.models import Account
     from apps_runtime.demo import demo_app_path
     from apps_runtime.dsl import dsl_parse
     from apps_runtime.runs.models import Run
     from apps_runtime.services import app_import_parsed
+    from benchmarks.seed import mint_tokens
     from workspaces.models import Membership, Workspace
 
     account = Account.objects.create_user("bench-runs@example.com", "bench-password-1")
     workspace = Workspace.objects.create(name="Bench runs")
     Membership.objects.create(workspace=workspace, account=account, role="owner", current=True)
-    raws = [generate_token(ACCOUNT_PREFIX) for _ in range(stream_tokens + 1)]
-    AccessToken.objects.bulk_create(
-        AccessToken(
-            subject_type=AccessToken.SubjectType.ACCOUNT,
-            subject_email=account.email,
-            subject_issuer="dify:account",
-            account=account,
-            client_id="difyctl",
-            device_label=f"bench runs {i}",
-            prefix=ACCOUNT_PREFIX,
-            token_hash=token_digest(raw),
-            expires_at=timezone.now() + timezone.timedelta(days=1),
-        )
-        for i, raw in enumerate(raws)
-    )
+    raws = mint_tokens(account, stream_tokens + 1)
     apps = {}
     for name in ("echo_workflow.yml", "echo_chat.yml", "support_bot.yml"):
         parsed = dsl_parse(demo_app_path(name).read_text(encoding="utf-8"))

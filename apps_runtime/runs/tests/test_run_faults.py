@@ -34,19 +34,11 @@ from apps_runtime.tests.factories import make_workflow_app
 from benchmarks.runs import parse_sse
 from tests.concurrency import race
 from tests.servers import servers
+from tests.test_db_reconnect import _terminate_server_connections
 
 CLOSE_TIMEOUT = 12  # daphne's application_close_timeout (10 s) and a margin
 
 pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
-
-
-def _terminate_backends() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return int(cursor.fetchone()[0])
 
 
 def _backends() -> int:
@@ -88,7 +80,7 @@ def test_killed_database_connections_mid_run_end_it_visibly_and_the_server_recov
 
     def kill_once(event: dict[str, Any]) -> None:
         if event.get("event") == "message" and not killed:
-            killed.append(_terminate_backends())
+            killed.append(_terminate_server_connections())
 
     with servers(
         1,
