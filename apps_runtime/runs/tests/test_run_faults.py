@@ -3,9 +3,11 @@
 - PostgreSQL connections killed with ``pg_terminate_backend`` while a run streams: the run ends
   with its terminal event or a visible ``error``, its row agrees, and the server serves the next
   run with no restart.
-- 100 clients leaving their streams at once: the server's threads, descriptors, Redis and
-  PostgreSQL connections and stream slots come back to what they were (a second round leaves
-  nothing the first did not; a leaked stream task would keep its Redis connection and its slot).
+- 120 clients leaving their streams at once: first each stream is shown live (an event appended
+  to every run reaches its client; past redis-py's default pool of 100 connections they used to
+  end at once), then the server's threads, descriptors, Redis and PostgreSQL connections and
+  stream slots come back to what they were (a second round leaves nothing the first did not; a
+  leaked stream task would keep its Redis connection and its slot).
 - The private Redis (cache, rate limits, event log) stopped while bearer tokens are checked: every
   answer is a 200 (the limits fail open, logged) or a 503 with Retry-After, quickly (no 500, no
   hang), and 200s once it is back.
@@ -18,6 +20,7 @@ reads (``test_slow_reader``). Shared services are never stopped: Redis here is t
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ import pytest
 import redis
 from django.db import connection
 
+from apps_runtime import events
 from apps_runtime.runs.models import Run
 from apps_runtime.runs.tests.helpers import events_path, running_run
 from apps_runtime.runs.tests.test_run_e2e import _advanced_chat_with_llm
@@ -36,6 +40,7 @@ from tests.concurrency import race
 from tests.servers import servers
 from tests.test_db_reconnect import _terminate_server_connections
 
+CLIENTS = 120  # more than redis-py's default pool of 100 connections (EVENT_LOG_MAX_CONNECTIONS)
 CLOSE_TIMEOUT = 12  # daphne's application_close_timeout (10 s) and a margin
 
 pytestmark = [pytest.mark.shared_services, pytest.mark.django_db(transaction=True)]
@@ -131,9 +136,10 @@ def test_a_hundred_clients_leaving_at_once_leave_nothing_behind(
     acme, alice, token_for, private_redis
 ):
     app = make_workflow_app(acme)
-    runs = [running_run(app, alice) for _ in range(100)]
-    tokens = [token_for(alice) for _ in range(10)]  # 10 streams a token: the per-token limit
+    runs = [running_run(app, alice) for _ in range(CLIENTS)]
+    tokens = [token_for(alice) for _ in range(CLIENTS // 10)]  # 10 streams a token: the limit
     store = redis.Redis.from_url(private_redis.url)
+    log = events.event_log()  # the private Redis, the servers' event log too
     with servers(
         1,
         REDIS_URL=private_redis.url,
@@ -143,7 +149,7 @@ def test_a_hundred_clients_leaving_at_once_leave_nothing_behind(
     ) as (server,):
         pid = server.process.pid
 
-        def hold_and_drop() -> None:
+        def hold_and_drop(check_live: bool) -> None:
             sockets = []
             for index, run in enumerate(runs):
                 sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
@@ -152,27 +158,37 @@ def test_a_hundred_clients_leaving_at_once_leave_nothing_behind(
                     f"Authorization: Bearer {tokens[index // 10]}\r\n\r\n".encode()
                 )
                 sockets.append(sock)
-            for sock in sockets:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    head += sock.recv(4096)
-                assert head.startswith(b"HTTP/1.1 200"), head[:200]
-            assert len(list(store.scan_iter(match="*sse-slot*"))) == 100
+            received = [b""] * len(sockets)
+            for index, sock in enumerate(sockets):
+                while b"\r\n\r\n" not in received[index]:
+                    received[index] += sock.recv(4096)
+                assert received[index].startswith(b"HTTP/1.1 200"), received[index][:200]
+            assert len(list(store.scan_iter(match="*sse-slot*"))) == CLIENTS
+            if check_live:  # every stream is live: an event appended now reaches each client
+                time.sleep(0.5)
+                for run in runs:
+                    log.append(str(run.id), {"event": "node_started", "data": {"mark": run.id.hex}})
+                for run, sock in zip(runs, sockets, strict=True):
+                    index = runs.index(run)
+                    while run.id.hex.encode() not in received[index]:
+                        chunk = sock.recv(65536)
+                        assert chunk, f"stream {index} ended before its event: {received[index]!r}"
+                        received[index] += chunk
             for sock in sockets:  # all at once, abruptly (RST), as clients that vanish
-                sock.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                )
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
 
         baseline = _counts(pid, store)
-        hold_and_drop()
+        hold_and_drop(check_live=True)
         # Most streams end at once; now and then one is only ended by daphne's
         # application_close_timeout (10 s), which bounds how long a slot can outlive its client.
         first = _settled(pid, store, {"slots": 0}, CLOSE_TIMEOUT)
         assert first["slots"] == 0, first
         time.sleep(0.3)
         first = _counts(pid, store)
-        hold_and_drop()  # the first round warmed every pool: the second must leave nothing more
+        hold_and_drop(
+            check_live=False
+        )  # the first round warmed every pool: the second must leave nothing more
         second = _settled(pid, store, {**first, "slots": 0}, CLOSE_TIMEOUT)
         assert second["slots"] == 0, (baseline, first, second)
         for name in ("threads", "fds", "redis_clients", "db_connections"):
