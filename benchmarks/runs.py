@@ -107,7 +107,12 @@ async def _account_latency(base: str, token: str, count: int) -> list[float]:
 
 
 async def hold_streams(
-    base: str, pid: int, paths: list[tuple[str, str]], account_token: str, samples: int = 20
+    base: str,
+    pid: int,
+    paths: list[tuple[str, str]],
+    account_token: str,
+    samples: int = 20,
+    redis_url: str | None = None,
 ) -> dict[str, float]:
     """Open one idle stream per ``(path, token)`` on the server ``pid`` at ``base``, then measure
     its memory and descriptors per stream and ``/account`` latency while they are held."""
@@ -131,6 +136,12 @@ async def hold_streams(
         # (the client's side open, and a socket each on the server's).
         alive = sum(not w._bench_reader.at_eof() for w in writers)  # type: ignore[attr-defined]
         alive = min(alive, fds_after - fds_before)
+        waiting = -1  # streams waiting on the event log: one Redis connection each
+        if redis_url:
+            import redis
+
+            with redis.Redis.from_url(redis_url) as client:
+                waiting = int(client.info("clients")["connected_clients"]) - 1
     finally:
         for writer in writers:
             writer.close()
@@ -139,6 +150,7 @@ async def hold_streams(
     return {
         "streams": n,
         "alive": alive,
+        "redis_connections": waiting,
         "open_seconds": round(opened_s, 2),
         "kb_per_stream": round((rss_after - rss_before) / n, 2),
         "fds_per_stream": round((fds_after - fds_before) / n, 2),
@@ -420,7 +432,11 @@ def main() -> None:
             for i, run in enumerate(data["runs"][:n])
         ]
         with Server("daphne (1 process)", "django", env) as server:
-            app = asyncio.run(hold_streams(server.base, server.proc.pid, paths, data["token"]))
+            app = asyncio.run(
+                hold_streams(
+                    server.base, server.proc.pid, paths, data["token"], 20, env["REDIS_URL"]
+                )
+            )
         with Server("daphne (1 process)", "sse-ceiling", env) as server:
             raw = asyncio.run(hold_streams(server.base, server.proc.pid, paths, data["token"]))
         ratio = app["kb_per_stream"] / raw["kb_per_stream"] if raw["kb_per_stream"] else 0.0
@@ -444,8 +460,8 @@ def main() -> None:
             f"{app['account_p50_ms_held'] / (raw['account_p50_ms_held'] or 1):.1f}x",
         )
         _table_row(
-            f"{n} idle streams: opened in; alive when measured",
-            f"{app['open_seconds']:.1f} s; {app['alive']}",
+            f"{n} idle streams: opened in; alive; on Redis",
+            f"{app['open_seconds']:.1f} s; {app['alive']}; {app['redis_connections']}",
             f"{raw['open_seconds']:.1f} s; {raw['alive']}",
             "",
         )
