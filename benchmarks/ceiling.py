@@ -38,3 +38,31 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     start_response("200 OK", _WSGI_HEADERS)
     return [_BODY]
+
+
+_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_SSE_RUN = (
+    b'id: 1-0\ndata: {"event":"workflow_started"}\n\n'
+    b'id: 2-0\ndata: {"event":"workflow_finished","data":{"status":"succeeded"}}\n\n'
+)
+
+
+async def sse_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The runs' ceiling (``benchmarks.runs``): a ``…/events`` GET is an idle stream held until the
+    client leaves; a POST answers a two-event stream at once; anything else is ``asgi_app``."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
+        await asgi_app(scope, receive, send)
+        return
+    if scope["method"] == "GET" and scope["path"].endswith("/events"):
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return
+    if scope["method"] == "POST":
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        await send({"type": "http.response.body", "body": _SSE_RUN})
+        return
+    await asgi_app(scope, receive, send)

@@ -56,6 +56,10 @@ PY = sys.executable
 REPS = int(os.environ.get("BENCH_REPS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# BENCH_ONLY=runs: section 5 alone (it updates the "runs" entry of BENCH_OUTPUT).
+ONLY = os.environ.get("BENCH_ONLY", "")
+# The database the bench drops and recreates (another name lets two benches share a server).
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench")
 OUTPUT = Path(os.environ.get("BENCH_OUTPUT", ROOT / "benchmarks" / "results.json"))
 CORES = os.cpu_count() or 1
 
@@ -102,6 +106,7 @@ APPS = {
     ("wsgi", "django"): "config.wsgi:application",
     ("asgi", "ceiling"): "benchmarks.ceiling:asgi_app",
     ("wsgi", "ceiling"): "benchmarks.ceiling:wsgi_app",
+    ("asgi", "sse-ceiling"): "benchmarks.ceiling:sse_app",
 }
 
 
@@ -145,7 +150,7 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
         pid, ppid = int(stat.parent.name), int(fields[1])
         if server_pid in (pid, ppid):
             server += ticks
-        elif cmdline.startswith(b"postgres: ") and b" bench " in cmdline:
+        elif cmdline.startswith(b"postgres: ") and f" {DB_NAME} ".encode() in cmdline:
             db += ticks
     return server / _TICK, db / _TICK
 
@@ -214,7 +219,7 @@ def bench_database_url() -> str:
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
     )
     parts = urlsplit(base)
-    return urlunsplit(parts._replace(path="/bench"))
+    return urlunsplit(parts._replace(path="/" + DB_NAME))
 
 
 def recreate_database(url: str) -> None:
@@ -222,8 +227,8 @@ def recreate_database(url: str) -> None:
 
     admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE bench")
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
 def settle_database(url: str) -> None:
@@ -380,6 +385,50 @@ def print_code_nodes(figures: dict[str, Any]) -> None:
         )
 
 
+def private_redis(maxclients: int = 20000) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of the bench's own (no persistence): 5,000 held streams hold 5,000 of its
+    connections, which the shared Redis is not asked to carry."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "no", "--maxclients", str(maxclients)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout:
+            return process, url
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the bench's redis-server did not start")
+
+
+def runs_section(env: dict[str, str]) -> dict[str, Any]:
+    """5. Runs (``benchmarks/runs.py``), on a private redis-server; its table goes to stdout."""
+    print("\n5. Runs: idle streams, event delivery across processes, run latency; each beside")
+    print("   its ceiling (raw ASGI streaming app on daphne; bare Redis Streams; the model alone)")
+    print(f"   load {os.getloadavg()[0]:.1f}")
+    redis_process, url = private_redis()
+    output = Path(tempfile.mkstemp(prefix="bench-runs-", suffix=".json")[1])
+    try:
+        subprocess.run(
+            [PY, "-m", "benchmarks.runs"],
+            cwd=ROOT,
+            env={**env, "REDIS_URL": url, "BENCH_RUNS_OUTPUT": str(output)},
+            check=True,
+        )
+        figures: dict[str, Any] = json.loads(output.read_text())
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+        output.unlink(missing_ok=True)
+    figures["load_avg_after"] = os.getloadavg()
+    print(f"   load {os.getloadavg()[0]:.1f}")
+    return figures
+
+
 def main() -> None:
     # A stop (SIGTERM) unwinds like an error, so every server started is stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -409,6 +458,14 @@ def main() -> None:
     }
     print(f"{CORES} cores, load {os.getloadavg()[0]:.1f}; wrk {CONNECTIONS} connections, ")
     print(f"{REPS} runs x {SECONDS} s each (median, min-max); PostgreSQL + Redis, DEBUG off")
+
+    if ONLY == "runs":  # only section 5; the other sections' figures stay as they were
+        if OUTPUT.exists():
+            results = {**json.loads(OUTPUT.read_text()), **results}
+        results["runs"] = runs_section(env)
+        OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwritten: {OUTPUT}")
+        return
 
     # The ceiling answers the bytes of a real /account.
     with Server(JSON_SERVER_NAME, "django", env) as server:
@@ -496,6 +553,7 @@ def main() -> None:
     code_nodes = run_json(env, "benchmarks.code_nodes")
     print_code_nodes(code_nodes)
     results["code_nodes"] = code_nodes
+    results["runs"] = runs_section(env)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten: {OUTPUT}")

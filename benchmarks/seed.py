@@ -28,11 +28,16 @@ SIZES = {"small": 100, "large": 10_000}
 
 def _tokens(account: Account, count: int) -> str:
     """``count`` live sessions of ``account``; returns the raw value of the newest."""
+    return mint_tokens(account, count)[-1]
+
+
+def mint_tokens(account: Account, count: int) -> list[str]:
+    """``count`` live sessions of ``account``, oldest first; returns their raw values."""
     now = timezone.now()
-    rows, newest = [], ""
+    rows, raws = [], []
     for i in range(count):
         raw = generate_token(ACCOUNT_PREFIX)
-        newest = raw
+        raws.append(raw)
         rows.append(
             AccessToken(
                 subject_type=AccessToken.SubjectType.ACCOUNT,
@@ -48,7 +53,7 @@ def _tokens(account: Account, count: int) -> str:
             )
         )
     AccessToken.objects.bulk_create(rows, batch_size=2000)
-    return newest
+    return raws
 
 
 def _apps(workspace: Workspace, count: int) -> list[App]:

@@ -464,6 +464,11 @@ EVENT_LOG_KEY_PREFIX = env_str("EVENT_LOG_KEY_PREFIX", "runevents")
 EVENT_LOG_MAX_ENTRIES = env_int("EVENT_LOG_MAX_ENTRIES", 100_000, minimum=100)
 # The longest single XREAD BLOCK (a longer wait returns empty early; readers loop anyway).
 EVENT_LOG_MAX_BLOCK_SECONDS = env_int("EVENT_LOG_MAX_BLOCK_SECONDS", 30, minimum=1, maximum=300)
+# Redis connections one server process may open for waiting streams: each open stream blocks in
+# XREAD on a connection of its own. redis-py's asyncio default (100) ended every stream past the
+# 100th at once as "event log unavailable" (issue 21's bench); Redis' own maxclients (10,000 by
+# default) is the other bound.
+EVENT_LOG_MAX_CONNECTIONS = env_int("EVENT_LOG_MAX_CONNECTIONS", 10_000, minimum=10)
 SECRETS_ENCRYPTION_KEY = env_str("SECRETS_ENCRYPTION_KEY")
 if SECRETS_ENCRYPTION_KEY:
     try:

@@ -22,10 +22,12 @@ Used by the http-request node, DSL import from a URL and remote files. Every req
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import select
 import socket
+import ssl
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -242,13 +244,21 @@ def _connect(address: str, port: int, timeout: float | None, watch: CallWatch) -
         raise
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process and mode: building one loads the CA bundle, about 50-100 ms
+    of CPU that every model call paid twice (issue 21's profile). A context is safe to share
+    between connections and threads; its settings are never changed after this."""
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 class _WatchedTransport(httpx.HTTPTransport):
     def __init__(
         self, *, verify: bool, allowed_hosts: list[str], watch: CallWatch, vet: bool = True
     ) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        super().__init__(verify=_ssl_context(verify), trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=_ssl_context(verify),
             max_connections=4,
             max_keepalive_connections=0,
             network_backend=_WatchedBackend(allowed_hosts, watch, vet=vet),

@@ -158,6 +158,7 @@ class RedisEventLog:
                     decode_responses=True,
                     socket_timeout=settings.EVENT_LOG_MAX_BLOCK_SECONDS + BLOCK_HEADROOM_SECONDS,
                     socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    max_connections=settings.EVENT_LOG_MAX_CONNECTIONS,
                 )
                 self._async[loop] = client
             return client
