@@ -29,7 +29,12 @@ def test_the_bench_and_the_load_test_run_small(acme, alice, token_for):
         (f"/openapi/v1/apps/{workflow.id}/tasks/{run.id}/events", tokens[i // 6])
         for i, run in enumerate(idle[:-1])
     ]
-    with servers(2, OPENAPI_RATE_LIMIT_PER_TOKEN="0", RUN_STARTS_PER_MINUTE="0") as (one, two):
+    with servers(
+        2,
+        OPENAPI_RATE_LIMIT_PER_TOKEN="0",
+        RUN_STARTS_PER_MINUTE="0",
+        RUN_MAX_ACTIVE_PER_SUBJECT="0",
+    ) as (one, two):
         # a. idle streams, held and released
         held = asyncio.run(runs.hold_streams(one.base, one.process.pid, paths, tokens[2], 3))
         assert held["streams"] == 11
