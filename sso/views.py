@@ -24,7 +24,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser
 from rest_framework.request import Request
@@ -252,6 +253,17 @@ class ApprovalContextView(APIView):
         )
 
 
+def _json_or_page(responses: dict[int, Any]) -> dict[tuple[int, str], Any]:
+    """Each status answered as JSON (a script's JSON body) or as the approval page (the page's
+    own form post): both are documented, so a client knows which it gets for which request."""
+    page = OpenApiResponse(OpenApiTypes.STR, description="the approval page (a form post)")
+    documented: dict[tuple[int, str], Any] = {}
+    for status, response in responses.items():
+        documented[(status, "application/json")] = response
+        documented[(status, "text/html")] = page
+    return documented
+
+
 class ApproveExternalView(APIView):
     """``POST /oauth/device/approve-external``: JSON for scripts, a page for the form."""
 
@@ -263,7 +275,9 @@ class ApproveExternalView(APIView):
         operation_id="oauth_device_approve_external",
         summary="Approve a device login as the external SSO user of the approval-grant cookie",
         request=ApproveExternalSerializer,
-        responses={200: DeviceMutateResponseSerializer, **error_responses(401, 403, 404, 409, 429)},
+        responses=_json_or_page(
+            {200: DeviceMutateResponseSerializer, **error_responses(401, 403, 404, 409, 429)}
+        ),
     )
     def post(self, request: Request) -> HttpResponse:
         from_form = request.content_type.startswith("application/x-www-form-urlencoded")
