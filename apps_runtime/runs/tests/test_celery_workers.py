@@ -36,7 +36,16 @@ from apps_runtime.runs.tests.test_run_e2e import PROVIDER, _advanced_chat_with_l
 from apps_runtime.runs.tests.test_two_processes import Reader, _has
 from apps_runtime.tests.factories import make_prompt_app
 from tests.llm_server import LLMServer
-from tests.servers import ROOT, Server, Worker, free_port, serve_prod, server_env, servers
+from tests.servers import (
+    ROOT,
+    PrivateRedis,
+    Server,
+    Worker,
+    free_port,
+    serve_prod,
+    server_env,
+    servers,
+)
 
 pytestmark = [
     pytest.mark.shared_services,
@@ -50,35 +59,14 @@ START_TIMEOUT_SECONDS = 12  # the visibility timeout is half
 PREFIX = f"test-celery-{uuid.uuid4().hex[:12]}"
 
 
-REDIS_ARGV = ("redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-
-
-class Broker:
-    """A private redis-server: the workers' broker, which a test may stop."""
+class Broker(PrivateRedis):
+    """A private redis-server (``tests.servers.PrivateRedis``): the workers' broker, which a
+    test may stop; ``client`` reads its queues."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            [*REDIS_ARGV, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        self.client = client
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        super().__init__()
+        self.start()
+        self.client = redis.Redis.from_url(self.url, socket_timeout=1)
 
 
 class Cluster:
