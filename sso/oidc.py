@@ -1,6 +1,7 @@
 """OpenID Connect sign-in against an operator-configured :class:`IdentityProvider` (issue 23).
 
-Authlib builds the authorization request (state, nonce, PKCE S256) and exchanges the code;
+Authlib builds the authorization request (state, nonce, PKCE S256) and the code exchange's body
+and client authentication, which the outbound client sends;
 joserfc (Authlib's JOSE library) verifies the ID token: signature against the provider's JWKS
 (asymmetric algorithms only), issuer, audience (and ``azp`` when there are several), expiry,
 issued-at and nonce. Nothing here parses a JWT by hand.
@@ -19,7 +20,8 @@ from typing import Any
 import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.auth import ClientAuth
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from django.conf import settings
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -27,8 +29,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from accounts.models import IdentityProvider
-from apps_runtime.engine.callwatch import CallWatch
-from apps_runtime.engine.outbound import OutboundError, fetch, host_is_allowed, vetted_transport
+from apps_runtime.engine.outbound import OutboundError, fetch, host_is_allowed
 from config.crypto import unseal
 
 logger = logging.getLogger("difyapi.sso")
@@ -179,28 +180,7 @@ def authorization_finish(
 ) -> VerifiedIdentity:
     """Exchange the code (with the PKCE verifier) and verify the ID token it brings."""
     metadata = discover(provider)
-    watch = CallWatch(float(settings.SSO_HTTP_TIMEOUT_SECONDS))
-    try:
-        with (
-            watch,
-            _client(
-                provider,
-                redirect_uri,
-                transport=vetted_transport(watch),
-                timeout=settings.SSO_HTTP_TIMEOUT_SECONDS,
-            ) as client,
-        ):
-            token = client.fetch_token(
-                metadata.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=code_verifier,
-            )
-    except OAuth2Error as exc:
-        raise SsoError(f"the identity provider refused the sign-in: {exc.error}") from None
-    except (httpx.HTTPError, OutboundError, ValueError) as exc:
-        logger.warning("token request to %s failed: %s", metadata.token_endpoint, exc)
-        raise SsoError("the identity provider cannot be reached") from None
+    token = _token_request(provider, metadata, redirect_uri, code, code_verifier)
     id_token = token.get("id_token")
     if not isinstance(id_token, str) or not id_token:
         raise SsoError("the identity provider sent no ID token")
@@ -212,6 +192,51 @@ def authorization_finish(
         nonce=nonce,
         access_token=access_token if isinstance(access_token, str) else None,
     )
+
+
+def _token_request(
+    provider: IdentityProvider,
+    metadata: Metadata,
+    redirect_uri: str,
+    code: str,
+    code_verifier: str,
+) -> dict[str, Any]:
+    """The code exchange (RFC 6749 §4.1.3 with PKCE): Authlib writes the body and the client
+    authentication (``client_secret_basic``); the project's outbound client sends it, under the
+    same rules and deadline as every other request to the provider."""
+    body = prepare_token_request(
+        "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+    )
+    secret = unseal(provider.client_secret) if provider.client_secret else ""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    url, headers, body = ClientAuth(provider.client_id, secret, "client_secret_basic").prepare(
+        "POST", metadata.token_endpoint, headers, body
+    )
+    try:
+        response = fetch(
+            "POST",
+            url,
+            headers=headers,
+            content=body,
+            max_bytes=METADATA_MAX_BYTES,
+            follow_redirects=False,
+            deadline=settings.SSO_HTTP_TIMEOUT_SECONDS,
+        )
+    except OutboundError as exc:
+        logger.warning("token request to %s failed: %s", metadata.token_endpoint, exc)
+        raise SsoError("the identity provider cannot be reached") from None
+    try:
+        token = json.loads(response.content)
+    except ValueError:
+        token = None
+    if not isinstance(token, dict):
+        raise SsoError(f"the identity provider answered {response.status_code} without a token")
+    if response.status_code != 200 or "error" in token:
+        error = token.get("error")
+        raise SsoError(
+            f"the identity provider refused the sign-in: {error or response.status_code}"
+        )
+    return token
 
 
 def verify_id_token(

@@ -521,6 +521,41 @@ def test_a_conversation_is_private_to_the_external_user_who_started_it(
         assert_error(response, 404, message="Conversation Not Exists.")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_external_user_chats_with_an_sso_verified_app_over_two_turns(
+    partner, partner_token, apps, settings
+):
+    from apps_runtime.runs.models import Conversation, Run
+    from apps_runtime.runs.tests.helpers import run_path, sse_call
+
+    settings.OPENAPI_RATE_LIMIT_PER_TOKEN = 0
+    chat = apps["verified"]
+
+    def turn(query: str, **extra: str) -> Any:
+        body = {"inputs": {}, "query": query, **extra}
+        response = sse_call("POST", run_path(chat), token=partner_token, body=body)
+        assert response.status == 200, response.body[:300]
+        assert response.names[-1] == "message_end", response.names
+        return response
+
+    first = turn("hello from a partner")
+    conversation_id = first.events[-1]["conversation_id"]
+    answer = "".join(e["answer"] for e in first.events if e["event"] == "message")
+    assert "hello from a partner" in answer
+    second = turn("and again", conversation_id=conversation_id)
+    assert second.events[-1]["conversation_id"] == conversation_id
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert (
+        conversation.subject_type,
+        conversation.subject_email,
+        conversation.subject_issuer,
+    ) == ("external_sso", "jo@partner.test", partner.issuer)
+    runs = Run.objects.filter(conversation=conversation)
+    assert runs.count() == 2
+    assert set(runs.values_list("account_id", flat=True)) == {None}
+
+
 # --- the whole flow in a real browser ------------------------------------------------------
 
 
