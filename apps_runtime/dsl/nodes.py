@@ -59,13 +59,21 @@ def app_unavailable_reasons(app: App, workflow: WorkflowVersion | None = None) -
 
 
 def app_unrunnable_message(app: App, workflow: WorkflowVersion | None = None) -> str | None:
-    """Why runs of the app's graph answer ``app_unavailable`` (node types the engine lacks, or
-    nodes whose runtime is not installed, naming what to install), or None when it can run.
-    The run endpoint answers with it and describe shows it."""
+    """Why runs of the app's graph answer ``app_unavailable`` (node types the engine lacks,
+    nodes whose runtime is not installed, naming what to install, or agent nodes with a strategy
+    the engine lacks), or None when it can run. The run endpoint answers with it and describe
+    shows it."""
+    from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
+
     unsupported = app_unsupported_node_types(app, workflow)
     if unsupported:
         return "the app uses node types this server cannot run: " + ", ".join(unsupported)
     missing = app_unavailable_reasons(app, workflow)
     if missing:
         return "this server cannot run node type " + "; ".join(missing)
+    version = workflow or app.published_workflow
+    if app.mode in WORKFLOW_MODES and version is not None:
+        strategies = unrunnable_agent_strategies(version.graph or {})
+        if strategies:
+            return "the app uses agent strategies this server cannot run: " + ", ".join(strategies)
     return None

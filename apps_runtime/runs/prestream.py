@@ -18,7 +18,6 @@ from django.db import connection
 from accounts.authentication import Subject, resolve_bearer
 from apps_runtime.dsl import app_unrunnable_message
 from apps_runtime.engine.nodes import model_node_types
-from apps_runtime.engine.nodes.agent import unrunnable_agent_strategies
 from apps_runtime.models import PROMPT_MODES, App, AppMode, WorkflowVersion
 from apps_runtime.runs import services, wire
 from apps_runtime.runs.executor import ExecutorFull, ExecutorUnavailable, get_executor
@@ -198,11 +197,6 @@ def _start(subject: Subject, app: App, raw: bytes, ip: str) -> Run:
         problem = app_unrunnable_message(app, workflow)
         if problem is not None:
             raise app_unavailable(problem)
-        strategies = unrunnable_agent_strategies(workflow.graph or {})
-        if strategies:
-            raise app_unavailable(
-                "the app uses agent strategies this server cannot run: " + ", ".join(strategies)
-            )
     elif not hasattr(app, "model_config"):
         raise app_unavailable("the app has no model configuration")
     elif app.mode == AppMode.AGENT_CHAT:

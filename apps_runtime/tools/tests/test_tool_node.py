@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from rest_framework.test import APIClient
 
 from apps_runtime.engine import run_workflow
 from apps_runtime.engine.tests.enginehost import RecordingHost
@@ -258,6 +259,11 @@ def test_an_agent_node_with_another_strategy_warns_and_is_unavailable(acme, alic
     response = sse_call("POST", run_path(result.app), token=token, body={"inputs": {}})
     assert response.status == 400 and response.json()["code"] == "app_unavailable"
     assert response.json()["message"].endswith("plan_and_execute")
+    # describe says the same as the run, from the same check
+    describe = APIClient()
+    describe.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    info = describe.get(f"/openapi/v1/apps/{result.app.id}/describe", {"fields": "info"}).json()
+    assert info["info"]["unavailable"] == response.json()["message"]
 
 
 @pytest.mark.django_db
